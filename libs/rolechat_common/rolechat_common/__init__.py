@@ -1,0 +1,1 @@
+"""Code that more than one rolechat service needs, kept in one place."""

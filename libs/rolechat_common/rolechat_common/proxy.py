@@ -1,0 +1,69 @@
+"""Byte-for-byte HTTP forwarding with streamed, unbuffered responses (auth-proxy and local edge)."""
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterator, Mapping
+
+import urllib3
+from flask import Response
+from urllib3.connection import HTTPConnection
+
+from .streaming import ClientGone, stop, watch_disconnect
+from .web import ApiError
+
+logger = logging.getLogger("rolechat.proxy")
+
+# Hop-by-hop headers (RFC 9110 §7.6.1) and ones the WSGI server sets itself.
+_HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+               "trailer", "transfer-encoding", "upgrade", "content-length", "host"}
+
+
+def pool(maxsize: int = 200) -> urllib3.PoolManager:
+    """Keep-alive connections to the next hop, with Nagle off so small SSE writes are not delayed."""
+    options = HTTPConnection.default_socket_options + [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+    return urllib3.PoolManager(num_pools=8, maxsize=maxsize, block=False, retries=False,
+                               socket_options=options)
+
+
+def forward(http: urllib3.PoolManager, method: str, url: str, headers: Mapping[str, str],
+            body: bytes | None, environ: dict, *, read_timeout: float) -> Response:
+    """Send the request on and stream the answer back as it arrives, chunk by chunk."""
+    try:
+        upstream = http.request(method, url, headers=dict(headers), body=body, preload_content=False,
+                                redirect=False, timeout=urllib3.Timeout(connect=3.0, read=read_timeout))
+    except urllib3.exceptions.HTTPError as exc:
+        logger.warning("next hop unreachable: %s", type(exc).__name__)
+        raise ApiError(503, "unavailable", "The service is temporarily unavailable; try again shortly.",
+                       {"Retry-After": "2"}) from None
+
+    out_headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP]
+    content_type = upstream.headers.get("Content-Type", "")
+    if not content_type.startswith("text/event-stream"):
+        data = upstream.read()
+        upstream.release_conn()
+        return Response(data, status=upstream.status, headers=out_headers)
+
+    def relay() -> Iterator[bytes]:
+        watcher = watch_disconnect(environ)
+        finished = False
+        try:
+            for chunk in upstream.stream(None):
+                if chunk:
+                    yield chunk
+            finished = True
+        except ClientGone:
+            pass
+        except urllib3.exceptions.HTTPError as exc:
+            logger.warning("stream from next hop broke: %s", type(exc).__name__)
+        finally:
+            stop(watcher)
+            if finished:
+                upstream.release_conn()
+            else:  # the next hop must see the connection close, so it stops its own work
+                upstream.close()
+
+    response = Response(relay(), status=upstream.status, headers=out_headers, direct_passthrough=True)
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
