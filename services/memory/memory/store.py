@@ -1,0 +1,402 @@
+"""Conversations and messages in Redis, every key inside the owner's own namespace.
+
+Keys (the user id sits in a hash tag, so one user's keys share a cluster slot and a MULTI can
+span them):
+  rc:{<user>}:convs              sorted set: conversation id -> last activity (ms)
+  rc:{<user>}:c:<cid>            hash: the conversation's fields
+  rc:{<user>}:c:<cid>:order      list: message ids, oldest first
+  rc:{<user>}:c:<cid>:msgs       hash: message id -> message JSON
+  rc:{<user>}:c:<cid>:pins       hash: pin id -> pin JSON
+  rc:{<user>}:c:<cid>:pinorder   list: pin ids, oldest first
+  rc:{<user>}:c:<cid>:summary    string: JSON of the stored summary of older messages
+  rc:{<user>}:c:<cid>:context    string: JSON of the last assembled context's token breakdown
+A conversation id that is not in the caller's namespace simply does not exist for them.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from datetime import datetime, timezone
+
+import redis
+
+AUTHORS = ("user", "assistant")
+STATUSES = ("complete", "interrupted", "failed")
+CONVERSATION_FIELDS = ("title", "instructions", "model", "role_id")
+AUTO_TITLE_CHARS = 60
+
+
+class NotFound(Exception):
+    pass
+
+
+class LimitReached(Exception):
+    pass
+
+
+class InvalidPin(Exception):
+    pass
+
+
+class PinTooLong(Exception):
+    pass
+
+
+def _snippet(text: str, at: int, length: int, around: int = 60) -> str:
+    start, end = max(0, at - around), min(len(text), at + length + around)
+    return ("…" if start else "") + " ".join(text[start:end].split()) + ("…" if end < len(text) else "")
+
+
+def new_id(prefix: str) -> str:
+    return prefix + secrets.token_urlsafe(16)  # 22 url-safe characters
+
+
+def _now() -> tuple[int, str]:
+    ms = int(time.time() * 1000)
+    iso = datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds")
+    return ms, iso.replace("+00:00", "Z")
+
+
+def append_pin(client: redis.Redis, owner_exists, pins_key: str, order_key: str, text: str, extra: dict, *,
+               max_pins: int, holder: str) -> dict:
+    """Store a pin after its owner (queued by `owner_exists(pipe)`) and the pin count were checked.
+
+    Conversations and roles keep their pins the same way: a hash of pins and a list of their order.
+    """
+    with client.pipeline(transaction=True) as pipe:
+        owner_exists(pipe)
+        pipe.llen(order_key)
+        exists, count = pipe.execute()
+    if not exists:
+        raise NotFound
+    if count >= max_pins:
+        raise LimitReached(f"{holder} holds at most {max_pins} pins; unpin one first.")
+    _, iso = _now()
+    pin = {"id": new_id("p_"), "text": text, "created_at": iso, **extra}
+    with client.pipeline(transaction=True) as pipe:
+        pipe.hset(pins_key, pin["id"], json.dumps(pin, ensure_ascii=False))
+        pipe.rpush(order_key, pin["id"])
+        pipe.execute()
+    return pin
+
+
+class Store:
+    def __init__(self, client: redis.Redis, *, max_conversations: int, max_messages: int):
+        self.redis = client
+        self.max_conversations = max_conversations
+        self.max_messages = max_messages
+
+    @staticmethod
+    def _keys(user: str, cid: str | None = None) -> dict[str, str]:
+        base = f"rc:{{{user}}}"
+        keys = {"convs": f"{base}:convs"}
+        if cid:
+            c = f"{base}:c:{cid}"
+            keys.update(conv=c, order=f"{c}:order", msgs=f"{c}:msgs", pins=f"{c}:pins", pinorder=f"{c}:pinorder",
+                        summary=f"{c}:summary", context=f"{c}:context")
+        return keys
+
+    @staticmethod
+    def _conversation(fields: dict) -> dict:
+        return {
+            "id": fields["id"],
+            "title": fields.get("title", ""),
+            "instructions": fields.get("instructions", ""),
+            "model": fields.get("model", ""),
+            "role_id": fields.get("role_id", ""),
+            "created_at": fields["created_at"],
+            "updated_at": fields["updated_at"],
+        }
+
+    def create_conversation(self, user: str, fields: dict) -> dict:
+        keys = self._keys(user)
+        if self.redis.zcard(keys["convs"]) >= self.max_conversations:
+            raise LimitReached(f"You can keep at most {self.max_conversations} conversations; delete some first.")
+        cid = new_id("c_")
+        ms, iso = _now()
+        record = {"id": cid, "created_at": iso, "updated_at": iso, "title": "", "instructions": "", "model": ""}
+        record.update({k: v for k, v in fields.items() if k in CONVERSATION_FIELDS and v is not None})
+        keys = self._keys(user, cid)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys["conv"], mapping=record)
+            pipe.zadd(keys["convs"], {cid: ms})
+            pipe.execute()
+        return self._conversation(record)
+
+    def list_conversations(self, user: str) -> list[dict]:
+        ids = self.redis.zrevrange(self._keys(user)["convs"], 0, -1)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for cid in ids:
+                pipe.hgetall(self._keys(user, cid)["conv"])
+            rows = pipe.execute()
+        return [self._conversation(row) for row in rows if row]
+
+    def get_conversation(self, user: str, cid: str, last: int | None = None) -> dict:
+        keys = self._keys(user, cid)
+        start = 0 if last is None else -last
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(keys["conv"])
+            pipe.lrange(keys["order"], start, -1)
+            fields, ids = pipe.execute()
+        if not fields:
+            raise NotFound
+        conversation = self._conversation(fields)
+        raw = self.redis.hmget(keys["msgs"], ids) if ids else []
+        conversation["messages"] = [json.loads(m) for m in raw if m]
+        return conversation
+
+    def update_conversation(self, user: str, cid: str, fields: dict) -> dict:
+        keys = self._keys(user, cid)
+        if not self.redis.exists(keys["conv"]):
+            raise NotFound
+        ms, iso = _now()
+        changes = {k: v for k, v in fields.items() if k in CONVERSATION_FIELDS and v is not None}
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys["conv"], mapping={**changes, "updated_at": iso})
+            pipe.zadd(keys["convs"], {cid: ms})
+            pipe.hgetall(keys["conv"])
+            *_, record = pipe.execute()
+        return self._conversation(record)
+
+    def delete_conversation(self, user: str, cid: str) -> None:
+        keys = self._keys(user, cid)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(keys["conv"], keys["order"], keys["msgs"], keys["pins"], keys["pinorder"], keys["summary"],
+                        keys["context"])
+            pipe.zrem(keys["convs"], cid)
+            deleted, _ = pipe.execute()
+        if not deleted:
+            raise NotFound
+
+    def append_message(self, user: str, cid: str, message: dict) -> dict:
+        keys = self._keys(user, cid)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hmget(keys["conv"], ["id", "title"])
+            pipe.llen(keys["order"])
+            (exists, title), count = pipe.execute()
+        if not exists:
+            raise NotFound
+        if count >= self.max_messages:
+            raise LimitReached(f"A conversation holds at most {self.max_messages} messages; start a new one.")
+        ms, iso = _now()
+        record = {"id": new_id("m_"), "role": message["role"], "content": message["content"],
+                  "model": message.get("model") or "", "status": message.get("status") or "complete",
+                  "created_at": iso}
+        if message.get("role_id"):
+            record["role_id"] = message["role_id"]
+        if message.get("error"):
+            record["error"] = message["error"]
+        if message.get("context"):
+            record["context"] = message["context"]
+        conv_changes = {"updated_at": iso}
+        if not title and record["role"] == "user":
+            conv_changes["title"] = " ".join(record["content"].split())[:AUTO_TITLE_CHARS]
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys["msgs"], record["id"], json.dumps(record, ensure_ascii=False))
+            pipe.rpush(keys["order"], record["id"])
+            pipe.hset(keys["conv"], mapping=conv_changes)
+            pipe.zadd(keys["convs"], {cid: ms})
+            if record.get("context"):
+                pipe.set(keys["context"], json.dumps({**record["context"], "message_id": record["id"]}))
+            pipe.execute()
+        return record
+
+    # --- reading messages page by page -----------------------------------------------------------
+    def _messages(self, keys: dict, ids: list[str]) -> list[dict]:
+        raw = self.redis.hmget(keys["msgs"], ids) if ids else []
+        return [json.loads(m) for m in raw if m]
+
+    def get_message(self, user: str, cid: str, mid: str) -> dict:
+        keys = self._keys(user, cid)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.exists(keys["conv"])
+            pipe.hget(keys["msgs"], mid)
+            exists, raw = pipe.execute()
+        if not exists or not raw:
+            raise NotFound
+        return json.loads(raw)
+
+    def message_page(self, user: str, cid: str, *, before: int | None, limit: int) -> dict:
+        """Up to `limit` messages just before index `before` (None: the newest), oldest first.
+
+        Work is proportional to `limit` plus the distance from the end of the list, never to the
+        whole history: LRANGE with negative offsets walks from the tail.
+        """
+        keys = self._keys(user, cid)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.exists(keys["conv"])
+            pipe.llen(keys["order"])
+            exists, total = pipe.execute()
+        if not exists:
+            raise NotFound
+        end = total if before is None else max(0, min(before, total))
+        start = max(0, end - limit)
+        ids = self.redis.lrange(keys["order"], start - total, end - total - 1) if end > start else []
+        return {"total": total, "start": start, "messages": self._messages(keys, ids)}
+
+    def context_source(self, user: str, cid: str, limit: int) -> dict:
+        """What chat needs to assemble a prompt: settings, pins, summary and the newest messages."""
+        keys = self._keys(user, cid)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(keys["conv"])
+            pipe.llen(keys["order"])
+            pipe.lrange(keys["order"], -limit, -1)
+            pipe.lrange(keys["pinorder"], 0, -1)
+            pipe.hgetall(keys["pins"])
+            pipe.get(keys["summary"])
+            fields, total, ids, pin_ids, pins, summary = pipe.execute()
+        if not fields:
+            raise NotFound
+        source = self._conversation(fields)
+        source["total"] = total
+        source["start"] = total - len(ids)
+        source["messages"] = self._messages(keys, ids)
+        source["pins"] = [json.loads(pins[p]) for p in pin_ids if p in pins]
+        source["summary"] = json.loads(summary) if summary else None
+        return source
+
+    def iter_messages(self, user: str, cid: str, page: int = 500):
+        """Every message, oldest first, read page by page (for exports)."""
+        keys = self._keys(user, cid)
+        start = 0
+        while True:
+            ids = self.redis.lrange(keys["order"], start, start + page - 1)
+            if not ids:
+                return
+            yield from self._messages(keys, ids)
+            start += len(ids)
+
+    # --- pins ------------------------------------------------------------------------------------
+    def list_pins(self, user: str, cid: str) -> list[dict]:
+        keys = self._keys(user, cid)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.exists(keys["conv"])
+            pipe.lrange(keys["pinorder"], 0, -1)
+            pipe.hgetall(keys["pins"])
+            exists, ids, pins = pipe.execute()
+        if not exists:
+            raise NotFound
+        return [json.loads(pins[p]) for p in ids if p in pins]
+
+    def add_pin(self, user: str, cid: str, text: str | None, message_id: str | None, max_pins: int,
+                max_chars: int) -> dict:
+        """A pin of a whole message (text None), of an excerpt of one, or a note (no message)."""
+        keys = self._keys(user, cid)
+        if message_id is not None:
+            message = self.get_message(user, cid, message_id)
+            content = message.get("content") or ""
+            if text is None:
+                if not content.strip():
+                    raise InvalidPin("That message is empty; there is nothing to pin.")
+                text = content
+            elif text not in content:
+                raise InvalidPin("'text' must be an excerpt of the message: copy it exactly from the message.")
+        if len(text) > max_chars:
+            raise PinTooLong(f"A pin holds at most {max_chars} characters; pin an excerpt of the message instead.")
+        extra = {} if message_id is None else {"message_id": message_id}
+        return append_pin(self.redis, lambda pipe: pipe.exists(keys["conv"]), keys["pins"], keys["pinorder"],
+                          text, extra, max_pins=max_pins, holder="A conversation")
+
+    def delete_pin(self, user: str, cid: str, pin_id: str) -> None:
+        keys = self._keys(user, cid)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.exists(keys["conv"])
+            pipe.hdel(keys["pins"], pin_id)
+            pipe.lrem(keys["pinorder"], 0, pin_id)
+            exists, deleted, _ = pipe.execute()
+        if not exists or not deleted:
+            raise NotFound
+
+    # --- summary and context breakdown ---------------------------------------------------------
+    def get_summary(self, user: str, cid: str) -> dict | None:
+        keys = self._keys(user, cid)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.exists(keys["conv"])
+            pipe.get(keys["summary"])
+            exists, raw = pipe.execute()
+        if not exists:
+            raise NotFound
+        return json.loads(raw) if raw else None
+
+    def put_summary(self, user: str, cid: str, text: str, upto: int, model: str) -> tuple[bool, dict | None]:
+        """Store a summary of messages [0, upto) unless a stored one already covers more."""
+        keys = self._keys(user, cid)
+        _, iso = _now()
+        record = {"text": text, "upto": upto, "model": model, "updated_at": iso}
+        with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(keys["summary"], keys["conv"])
+                    if not pipe.exists(keys["conv"]):
+                        raise NotFound
+                    raw = pipe.get(keys["summary"])
+                    current = json.loads(raw) if raw else None
+                    if current and int(current.get("upto", 0)) > upto:
+                        pipe.unwatch()
+                        return False, current
+                    pipe.multi()
+                    pipe.set(keys["summary"], json.dumps(record, ensure_ascii=False))
+                    pipe.execute()
+                    return True, record
+                except redis.WatchError:
+                    continue
+
+    def get_context(self, user: str, cid: str) -> tuple[dict | None, dict | None]:
+        keys = self._keys(user, cid)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.exists(keys["conv"])
+            pipe.get(keys["context"])
+            pipe.get(keys["summary"])
+            exists, context, summary = pipe.execute()
+        if not exists:
+            raise NotFound
+        return (json.loads(context) if context else None), (json.loads(summary) if summary else None)
+
+    # --- search ----------------------------------------------------------------------------------
+    def search(self, user: str, query: str, *, max_conversations: int, messages_per_conversation: int,
+               max_results: int) -> list[dict]:
+        """Conversations whose title or message text contains `query` (case-insensitive), newest first.
+
+        Bounded work: the newest `max_conversations` conversations, the newest
+        `messages_per_conversation` messages of each, at most `max_results` results.
+        """
+        needle = query.casefold()
+        ids = self.redis.zrevrange(self._keys(user)["convs"], 0, max_conversations - 1)
+        results: list[dict] = []
+        for start in range(0, len(ids), 50):
+            batch = ids[start:start + 50]
+            with self.redis.pipeline(transaction=False) as pipe:
+                for cid in batch:
+                    keys = self._keys(user, cid)
+                    pipe.hgetall(keys["conv"])
+                    pipe.lrange(keys["order"], -messages_per_conversation, -1)
+                rows = pipe.execute()
+            for cid, fields, order in zip(batch, rows[0::2], rows[1::2]):
+                if not fields:
+                    continue
+                conversation = self._conversation(fields)
+                if needle in conversation["title"].casefold():
+                    conversation["match"] = {"in": "title", "snippet": conversation["title"]}
+                else:
+                    hit = self._search_messages(self._keys(user, cid), order, needle)
+                    if hit is None:
+                        continue
+                    conversation["match"] = hit
+                results.append(conversation)
+                if len(results) >= max_results:
+                    return results
+        return results
+
+    def _search_messages(self, keys: dict, order: list[str], needle: str) -> dict | None:
+        for start in range(len(order), 0, -100):  # newest first
+            ids = order[max(0, start - 100):start]
+            for message in reversed(self._messages(keys, ids)):
+                content = message.get("content") or ""
+                at = content.casefold().find(needle)
+                if at >= 0:
+                    return {"in": "message", "message_id": message["id"], "snippet": _snippet(content, at, len(needle))}
+        return None
+
+    def ping(self) -> bool:
+        return bool(self.redis.ping())

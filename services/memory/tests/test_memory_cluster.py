@@ -1,0 +1,55 @@
+"""Memory against Redis in cluster mode (as MemoryDB runs): a one-node cluster owning every slot."""
+import shutil
+import socket
+import subprocess
+
+import pytest
+
+from memory import create_app
+from tests.support.processes import free_port, wait_until
+
+
+@pytest.fixture(scope="module")
+def cluster_url(tmp_path_factory):
+    port = free_port()
+    data = tmp_path_factory.mktemp("redis-cluster")
+    proc = subprocess.Popen([shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
+                             "--cluster-enabled", "yes", "--cluster-config-file", str(data / "nodes.conf"),
+                             "--cluster-port", str(free_port()),  # not port+10000, which may exceed 65535
+                             "--dir", str(data), "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def command(*args: str) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(("*%d\r\n" % len(args) + "".join(f"${len(a)}\r\n{a}\r\n" for a in args)).encode())
+            return s.recv(4096)
+
+    wait_until(lambda: command("PING").startswith(b"+PONG"), 10, "redis cluster node")
+    assert command("CLUSTER", "ADDSLOTSRANGE", "0", "16383").startswith(b"+OK")
+    wait_until(lambda: b"cluster_state:ok" in command("CLUSTER", "INFO"), 10, "cluster state ok")
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_conversations_pins_roles_and_usage_work_on_a_cluster(cluster_url, config, headers_for):
+    from dataclasses import replace
+
+    client = create_app(replace(config, redis_url=cluster_url, redis_cluster=True)).test_client()
+    alice = headers_for("alice-cluster")
+    cid = client.post("/api/conversations", json={"instructions": "be kind"}, headers=alice).get_json()["id"]
+    message = client.post(f"/api/conversations/{cid}/messages", json={"role": "user", "content": "hello"},
+                          headers=alice)
+    assert message.status_code == 201
+    pin = client.post(f"/api/conversations/{cid}/pins", json={"text": "a note"}, headers=alice)
+    assert pin.status_code == 201, pin.get_json()
+    role = client.post("/api/roles", json={"name": "Tutor", "instructions": "Teach."}, headers=alice)
+    assert role.status_code == 201, role.get_json()
+    usage = client.post("/api/usage", json={"model": "m", "prompt_tokens": 3, "completion_tokens": 4},
+                        headers=alice)
+    assert usage.status_code in (200, 201, 204), usage.get_data(as_text=True)
+    stored = client.get(f"/api/conversations/{cid}", headers=alice).get_json()
+    assert [m["content"] for m in stored["messages"]] == ["hello"]
+    assert [c["id"] for c in client.get("/api/conversations", headers=alice).get_json()["conversations"]] == [cid]
+    assert client.delete(f"/api/conversations/{cid}", headers=alice).status_code == 204
+    assert client.get("/api/conversations", headers=alice).get_json() == {"conversations": []}
