@@ -1,0 +1,293 @@
+"""One turn of a conversation: the prompt, the streamed answer, and storing how it ended.
+
+A producer greenlet reads the model's stream through the SDK and puts what it hears on a queue.
+It reads the SDK's raw response and parses each `data:` line itself: building the SDK's typed
+chunk objects costs more CPU than everything else in a relayed token. The response generator
+takes from the queue, sends a heartbeat comment whenever the model has been silent for
+SSE_HEARTBEAT_SECONDS, and coalesces deltas: the first goes out at once, later ones at most every
+SSE_COALESCE_MS, so every hop handles fewer, larger writes. A watcher raises ClientGone into the producer the moment the client
+closes its connection, so the upstream call stops at once and the partial answer is stored as
+`interrupted`. Whatever happens, exactly one assistant message is stored, and the stream ends with
+exactly one `done` or `error` event (unless nobody is left to read it).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import gevent
+import gevent.queue
+import httpx2
+import openai
+
+from rolechat_common import identity as ident
+from rolechat_common import shutdown
+from rolechat_common.logs import log
+from rolechat_common.streaming import HEARTBEAT, ClientGone, sse, stop, watch_disconnect
+from rolechat_common.web import ApiError
+
+from . import summaries
+from .config import Config
+from .context import Assembly, Budget
+from .memory import MemoryClient, MemoryFailure
+from .upstream import describe_error, error_facts
+
+logger = logging.getLogger("rolechat.chat.turns")
+
+# What the producer puts on the queue.
+DELTA, END, ERROR, GONE, EXIT = "delta", "end", "error", "gone", "exit"
+TIME_UP = "time_up"  # not from the producer: the stream reached MAX_STREAM_SECONDS
+DRAINED = "drained"  # not from the producer: the service is stopping and the stream must end now
+
+
+@dataclass
+class Turn:
+    conversation_id: str
+    model: str
+    messages: list[dict]
+    user_message: dict
+    who: ident.Identity
+    request_id: str
+    max_tokens: int = 1024
+    context: dict | None = None         # the assembled context's token breakdown
+    budget: Budget | None = None
+    assembly: Assembly | None = None
+    summary: dict | None = None         # the stored summary when the turn began
+    parts: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    first_token_at: float | None = None
+    usage: dict | None = None
+    finish_reason: str | None = None
+    role_id: str = ""                   # the role that answers ("" for free-form instructions)
+    request_options: dict = field(default_factory=dict)  # e.g. the role's temperature
+    price: object = None                # (prompt_tokens, completion_tokens) -> USD, from the catalog
+
+    @property
+    def content(self) -> str:
+        return "".join(self.parts)
+
+
+class UpstreamStreamError(openai.APIError):
+    """The provider reported an error inside the stream (an `error` object instead of a chunk)."""
+
+    def __init__(self):
+        super().__init__("error event in the stream", request=None, body=None)
+
+
+def read_chunks(lines: Iterator[str]) -> Iterator[dict]:
+    """The chat.completion.chunk objects of an OpenAI-style SSE body, up to `data: [DONE]`."""
+    for line in lines:
+        if not line.startswith("data:"):
+            continue  # blank separators, comments, `event:` lines
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        chunk = json.loads(data)
+        if not isinstance(chunk, dict) or chunk.get("error"):
+            raise UpstreamStreamError()
+        yield chunk
+
+
+def produce(queue: gevent.queue.Queue, client: openai.OpenAI, turn: Turn, max_tokens: int) -> None:
+    """Read the model's stream and put deltas, then exactly one END, ERROR or GONE, on the queue."""
+    stream = None
+    heard = False
+    try:
+        # Errors before the stream starts (HTTP status, connection) still raise the SDK's
+        # exceptions here, after its retries.
+        stream = client.chat.completions.with_streaming_response.create(
+            model=turn.model, messages=turn.messages, stream=True, max_tokens=max_tokens,
+            stream_options={"include_usage": True}, **turn.request_options).__enter__()
+        finish_reason = None
+        for chunk in read_chunks(stream.iter_lines()):
+            usage = chunk.get("usage")
+            if isinstance(usage, dict):
+                turn.usage = {"prompt_tokens": usage.get("prompt_tokens"),
+                              "completion_tokens": usage.get("completion_tokens")}
+            for choice in chunk.get("choices") or ():
+                text = (choice.get("delta") or {}).get("content")
+                if text:
+                    heard = True
+                    queue.put((DELTA, text))
+                if choice.get("finish_reason"):
+                    finish_reason = choice["finish_reason"]
+        if finish_reason is None:  # the stream ended without saying it was finished: it was cut
+            log(logger, logging.WARNING, "upstream stream ended early", conversation=turn.conversation_id,
+                model=turn.model)
+            queue.put((ERROR, "upstream_error",
+                       "The model's answer broke off before it was finished; try again."))
+        else:
+            turn.finish_reason = finish_reason
+            queue.put((END,))
+    except ClientGone:
+        queue.put((GONE,))
+    except httpx2.HTTPError as exc:  # the raw stream broke: as the SDK would have reported it
+        kind = openai.APITimeoutError if isinstance(exc, httpx2.TimeoutException) else openai.APIConnectionError
+        log(logger, logging.WARNING, "upstream stream broke", conversation=turn.conversation_id,
+            model=turn.model, error=type(exc).__name__)
+        queue.put((ERROR, *describe_error(kind.__new__(kind), partial=heard)))  # an instance for its type only
+    except openai.OpenAIError as exc:
+        log(logger, logging.WARNING, "upstream call failed", conversation=turn.conversation_id,
+            model=turn.model, **error_facts(exc))
+        queue.put((ERROR, *describe_error(exc, partial=heard)))
+    except ValueError:  # a line that is not JSON: the provider is not speaking the protocol
+        log(logger, logging.WARNING, "upstream sent a malformed chunk", conversation=turn.conversation_id,
+            model=turn.model)
+        queue.put((ERROR, "upstream_error", "The model provider sent a malformed answer; try again."))
+    except Exception:  # noqa: BLE001 - the person must get an error event, not a hang
+        logger.exception("unexpected error while reading the model's answer")
+        queue.put((ERROR, *describe_error(RuntimeError(), partial=heard)))
+    finally:
+        if stream is not None:
+            try:
+                stream.close()  # closes the HTTP response: the upstream sees the connection go
+            except Exception:  # noqa: BLE001 - closing must not mask what happened
+                pass
+
+
+def stream_turn(turn: Turn, *, client: openai.OpenAI, memory: MemoryClient, config: Config,
+                environ: dict, spawn=gevent.spawn) -> Iterator[bytes]:
+    """The text/event-stream body of one turn."""
+    queue: gevent.queue.Queue = gevent.queue.Queue()
+    producer = gevent.spawn(produce, queue, client, turn, turn.max_tokens)
+    producer.link(lambda _: queue.put((EXIT,)))
+    watcher = watch_disconnect(environ, producer)
+    deadline = turn.started + config.max_stream_seconds
+    outcome: tuple = (GONE,)
+    last_flush = 0.0
+    try:
+        yield HEARTBEAT  # the response headers go out now, not when the model first speaks
+        while True:
+            drain_by = shutdown.deadline()
+            if drain_by is not None and drain_by - time.monotonic() <= 0:
+                outcome = (DRAINED,)
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                outcome = (TIME_UP,)
+                break
+            if drain_by is not None:
+                remaining = min(remaining, drain_by - time.monotonic())
+            try:
+                item = queue.get(timeout=min(config.sse_heartbeat_seconds, remaining))
+            except gevent.queue.Empty:
+                if time.monotonic() < deadline:
+                    yield HEARTBEAT
+                continue
+            kind = item[0]
+            if kind == DELTA:
+                wait = last_flush + config.sse_coalesce_seconds - time.monotonic()
+                if wait > 0:  # a delta went out moments ago: gather what follows into the next one
+                    gevent.sleep(min(wait, max(deadline - time.monotonic(), 0)))
+                texts = [item[1]]
+                while queue.qsize() and queue.peek_nowait()[0] == DELTA:
+                    texts.append(queue.get_nowait()[1])
+                text = "".join(texts)
+                if turn.first_token_at is None:
+                    turn.first_token_at = time.monotonic()
+                turn.parts.append(text)
+                last_flush = time.monotonic()
+                yield sse("delta", {"content": text})
+                continue
+            outcome = item
+            break
+    except (GeneratorExit, gevent.GreenletExit):  # the client has gone, or the worker is stopping
+        _halt(producer, watcher)
+        _store(turn, memory, config, "interrupted", None)
+        raise
+
+    _halt(producer, watcher)
+    kind = outcome[0]
+    if kind == END:
+        stored = _store(turn, memory, config, "complete", None)
+        if stored is not None:
+            done = {"message": stored, "user_message": turn.user_message}
+            if turn.context:
+                done["context"] = turn.context
+            yield sse("done", done)
+            _maybe_summarise(turn, client, memory, config, spawn)
+        else:
+            yield sse("error", {"code": "storage_unavailable",
+                                "message": "The answer could not be saved; try again shortly."})
+    elif kind == ERROR:
+        _store(turn, memory, config, "failed", outcome[1])
+        yield sse("error", {"code": outcome[1], "message": outcome[2]})
+    elif kind == TIME_UP:
+        _store(turn, memory, config, "interrupted", "time_limit")
+        yield sse("error", {"code": "time_limit",
+                            "message": f"The answer was stopped after {config.max_stream_seconds:g} seconds, "
+                                       "the longest one answer may take."})
+    elif kind == DRAINED:
+        _store(turn, memory, config, "interrupted", "restarting")
+        yield sse("error", {"code": "restarting",
+                            "message": "The service is restarting; the part of the answer shown was kept. "
+                                       "Send your message again in a moment."})
+    else:  # GONE, or the producer ended without a word: the client left
+        _store(turn, memory, config, "interrupted", None)
+
+
+def _maybe_summarise(turn: Turn, client: openai.OpenAI, memory: MemoryClient, config: Config, spawn) -> None:
+    """After a turn that left older messages out: refresh the stored summary, in the background."""
+    assembly, budget = turn.assembly, turn.budget
+    if not config.context_summaries or assembly is None or budget is None:
+        return
+    if not summaries.due(assembly.dropped, assembly.summary_upto, config.summary_refresh_messages):
+        return
+    try:
+        spawn(summaries.refresh, client=client, memory=memory, who=turn.who, cid=turn.conversation_id,
+              request_id=turn.request_id, budget=budget, upto=assembly.dropped, previous=turn.summary)
+    except Exception:  # noqa: BLE001 - never disturb the turn
+        logger.exception("could not start the summary")
+
+
+def _halt(producer: gevent.Greenlet, watcher: gevent.Greenlet | None) -> None:
+    """Stop watching the client and stop the upstream call (the producer closes the SDK stream)."""
+    stop(watcher)
+    if not producer.dead:
+        producer.kill(block=True, timeout=2)
+
+
+def _store(turn: Turn, memory: MemoryClient, config: Config, status: str, error: str | None) -> dict | None:
+    """Store the assistant's message as it ended; never raises (the stream must still end cleanly)."""
+    message = {"role": "assistant", "content": turn.content, "model": turn.model, "status": status}
+    if turn.role_id:
+        message["role_id"] = turn.role_id
+    if turn.context:
+        message["context"] = turn.context
+    if error:
+        message["error"] = error
+    stored = None
+    try:
+        stored = memory.append_message(turn.who, turn.conversation_id, message, request_id=turn.request_id,
+                                       patient=True)
+    except (ApiError, MemoryFailure) as exc:
+        log(logger, logging.ERROR, "could not store the answer", conversation=turn.conversation_id,
+            status=status, reason=getattr(exc, "code", type(exc).__name__))
+    except Exception:  # noqa: BLE001
+        logger.exception("could not store the answer")
+    now = time.monotonic()
+    log(logger, logging.INFO, "turn", conversation=turn.conversation_id, model=turn.model, status=status,
+        error=error, chars=len(turn.content), stored=stored is not None, finish_reason=turn.finish_reason,
+        first_token_ms=None if turn.first_token_at is None else round((turn.first_token_at - turn.started) * 1000),
+        ms=round((now - turn.started) * 1000), **(turn.usage or {}))
+    _record_usage(turn, memory)
+    return stored
+
+
+def _record_usage(turn: Turn, memory: MemoryClient) -> None:
+    """Tokens of this turn (the stream's usage report) and their cost; never raises."""
+    usage = turn.usage
+    if not usage:
+        return
+    try:
+        prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        cost = turn.price(prompt, completion) if callable(turn.price) else None
+        memory.call("POST", "/api/usage", turn.who, request_id=turn.request_id,
+                    body={"model": turn.model, "prompt_tokens": prompt, "completion_tokens": completion,
+                          "cost_usd": cost})
+    except Exception as exc:  # noqa: BLE001 - accounting must not disturb the answer
+        log(logger, logging.WARNING, "could not record usage", conversation=turn.conversation_id,
+            reason=getattr(exc, "code", type(exc).__name__))
