@@ -65,7 +65,8 @@ class BenchStack:
         auth_proxy = Service("auth-proxy", "auth_proxy:create_app()", {
             "CHAT_URL": chat.url, "MEMORY_URL": memory.url, "ALB_ARN": ALB_ARN,
             "ALB_KEY_URL": f"http://127.0.0.1:{self.upstream_port}/alb-keys",
-            "COGNITO_ISSUER": COGNITO_ISSUER, "COGNITO_CLIENT_ID": COGNITO_CLIENT_ID, **common}, logs)
+            "COGNITO_ISSUER": COGNITO_ISSUER, "COGNITO_CLIENT_ID": COGNITO_CLIENT_ID, "REDIS_URL": self.redis.url,
+            **common}, logs)
         for service in (memory, chat, auth_proxy):
             self.services[service.name] = service.start()
         if self.with_edge:

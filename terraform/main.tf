@@ -9,6 +9,15 @@ locals {
     memory     = 8083
   }
   redis_port = 6379
+
+  # the same policy reaches the auth-proxy (requests, streams) and memory (daily tokens)
+  limits_environment = {
+    RATE_LIMIT_PER_MINUTE           = var.limits.rate_limit_per_minute == null ? "unlimited" : tostring(var.limits.rate_limit_per_minute)
+    MAX_CONCURRENT_STREAMS          = var.limits.concurrent_streams == null ? "unlimited" : tostring(var.limits.concurrent_streams)
+    DAILY_TOKEN_QUOTA               = var.limits.daily_tokens == null ? "unlimited" : tostring(var.limits.daily_tokens)
+    ANONYMOUS_RATE_LIMIT_PER_MINUTE = var.limits.anonymous_rate_limit_per_minute == null ? "unlimited" : tostring(var.limits.anonymous_rate_limit_per_minute)
+    LIMITS_BY_GROUP                 = jsonencode(var.limits_by_group)
+  }
 }
 
 module "kms" {
@@ -128,7 +137,7 @@ module "iam" {
   log_group_arns = module.observability.log_group_arns
   # each task reads only its own secrets
   secret_arns = {
-    auth-proxy = [module.secrets.internal_identity_secret_arn]
+    auth-proxy = [module.secrets.internal_identity_secret_arn, module.redis.redis_url_secret_arn]
     chat       = [module.secrets.internal_identity_secret_arn, module.secrets.openai_api_key_secret_arn]
     memory     = [module.secrets.internal_identity_secret_arn, module.redis.redis_url_secret_arn]
   }
@@ -152,17 +161,25 @@ module "ecs" {
 
   environment = {
     auth-proxy = {
-      CHAT_URL                   = "http://chat:${local.ports["chat"]}"
-      MEMORY_URL                 = "http://memory:${local.ports["memory"]}"
-      ALB_ARN                    = module.alb.arn
-      ALB_KEY_URL                = "https://public-keys.auth.elb.${var.region}.amazonaws.com"
-      COGNITO_ISSUER             = module.cognito.issuer
-      COGNITO_CLIENT_ID          = module.cognito.client_id
-      COGNITO_JWKS_URL           = "${module.cognito.issuer}/.well-known/jwks.json"
-      COGNITO_API_CLIENT_IDS     = "" # bearer-token API clients: none yet
-      MAX_BODY_BYTES             = "262144"
-      ALB_TOKEN_LEEWAY_SECONDS   = "30"
-      PROXY_READ_TIMEOUT_SECONDS = "330"
+      CHAT_URL                        = "http://chat:${local.ports["chat"]}"
+      MEMORY_URL                      = "http://memory:${local.ports["memory"]}"
+      ALB_ARN                         = module.alb.arn
+      ALB_KEY_URL                     = "https://public-keys.auth.elb.${var.region}.amazonaws.com"
+      COGNITO_ISSUER                  = module.cognito.issuer
+      COGNITO_CLIENT_ID               = module.cognito.client_id
+      COGNITO_JWKS_URL                = "${module.cognito.issuer}/.well-known/jwks.json"
+      COGNITO_API_CLIENT_IDS          = "" # bearer-token API clients: none yet
+      MAX_BODY_BYTES                  = "262144"
+      ALB_TOKEN_LEEWAY_SECONDS        = "30"
+      PROXY_READ_TIMEOUT_SECONDS      = "330"
+      REDIS_CLUSTER                   = "true"
+      TRUSTED_PROXY_HOPS              = "2" # CloudFront, then the load balancer
+      STREAM_LEASE_SECONDS            = tostring(var.max_stream_seconds + 60)
+      RATE_LIMIT_PER_MINUTE           = local.limits_environment.RATE_LIMIT_PER_MINUTE
+      MAX_CONCURRENT_STREAMS          = local.limits_environment.MAX_CONCURRENT_STREAMS
+      DAILY_TOKEN_QUOTA               = local.limits_environment.DAILY_TOKEN_QUOTA
+      ANONYMOUS_RATE_LIMIT_PER_MINUTE = local.limits_environment.ANONYMOUS_RATE_LIMIT_PER_MINUTE
+      LIMITS_BY_GROUP                 = local.limits_environment.LIMITS_BY_GROUP
     }
     chat = {
       MEMORY_URL                    = "http://memory:${local.ports["memory"]}"
@@ -205,6 +222,11 @@ module "ecs" {
       MAX_ROLES_PER_USER               = ""
       MAX_PINS_PER_ROLE                = ""
       MAX_MODELS_PER_USER              = ""
+      RATE_LIMIT_PER_MINUTE            = local.limits_environment.RATE_LIMIT_PER_MINUTE
+      MAX_CONCURRENT_STREAMS           = local.limits_environment.MAX_CONCURRENT_STREAMS
+      DAILY_TOKEN_QUOTA                = local.limits_environment.DAILY_TOKEN_QUOTA
+      ANONYMOUS_RATE_LIMIT_PER_MINUTE  = local.limits_environment.ANONYMOUS_RATE_LIMIT_PER_MINUTE
+      LIMITS_BY_GROUP                  = local.limits_environment.LIMITS_BY_GROUP
     }
   }
 
@@ -212,6 +234,7 @@ module "ecs" {
   secrets = {
     auth-proxy = {
       INTERNAL_IDENTITY_SECRET = module.secrets.internal_identity_secret_arn
+      REDIS_URL                = module.redis.redis_url_secret_arn
     }
     chat = {
       INTERNAL_IDENTITY_SECRET = module.secrets.internal_identity_secret_arn

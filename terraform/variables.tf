@@ -327,3 +327,38 @@ variable "tags" {
   description = "Tags added to every resource."
   default     = {}
 }
+
+variable "limits" {
+  type = object({
+    rate_limit_per_minute           = optional(number, 120)
+    concurrent_streams              = optional(number, 3)
+    daily_tokens                    = optional(number, 200000)
+    anonymous_rate_limit_per_minute = optional(number, 30)
+  })
+  description = "Per-user limits: API requests per minute, answers streaming at once, prompt + answer tokens per UTC day; and requests per minute per client IP on routes without sign-in. null means unlimited."
+  default     = {}
+
+  validation {
+    condition = alltrue([for v in [var.limits.rate_limit_per_minute, var.limits.concurrent_streams, var.limits.daily_tokens,
+    var.limits.anonymous_rate_limit_per_minute] : v == null ? true : (v >= 1 && floor(v) == v)])
+    error_message = "Each limit must be a whole number of at least 1, or null for unlimited."
+  }
+}
+
+variable "limits_by_group" {
+  type = map(object({
+    rate_limit_per_minute = optional(number)
+    concurrent_streams    = optional(number)
+    daily_tokens          = optional(number)
+  }))
+  description = "Limits for members of a Cognito group (the most generous of a user's groups applies); a limit left null is unlimited for that group."
+  default = {
+    admins = {}
+  }
+
+  validation {
+    condition = alltrue(flatten([for g in values(var.limits_by_group) : [for v in [g.rate_limit_per_minute, g.concurrent_streams, g.daily_tokens] :
+    v == null ? true : (v >= 1 && floor(v) == v)]]))
+    error_message = "Each group limit must be a whole number of at least 1, or null for unlimited."
+  }
+}

@@ -143,7 +143,7 @@ def test_security_group_graph_is_exactly_the_intended_one():
     net = module(TERRAFORM / "modules" / "network")
     paths = {(unquote(v["from"]), unquote(v["to"])) for v in net.locals["service_paths"].values()}
     assert paths == {("alb", "auth-proxy"), ("auth-proxy", "chat"), ("auth-proxy", "memory"),
-                     ("chat", "memory"), ("memory", "redis")}
+                     ("chat", "memory"), ("memory", "redis"), ("auth-proxy", "redis")}  # limits: auth-proxy
     ingress = {name: body for (rtype, name), (body, _) in net.resources.items()
                if rtype == "aws_vpc_security_group_ingress_rule"}
     assert set(ingress) == {"alb_from_cloudfront", "path", "endpoints_from_tasks"}

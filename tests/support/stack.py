@@ -17,6 +17,11 @@ COGNITO_ISSUER = "https://cognito-idp.local-1.amazonaws.com/local-1_rolechattest
 COGNITO_CLIENT_ID = "rolechattestclient"
 UPSTREAM_KEY = "sk-test-upstream-key-that-must-never-be-logged"
 
+# The shared stack serves many tests as few users, far faster than any person: limits that never
+# bind there. Tests of the limits start stacks of their own with tight ones.
+GENEROUS_LIMITS = {"RATE_LIMIT_PER_MINUTE": "100000", "ANONYMOUS_RATE_LIMIT_PER_MINUTE": "100000",
+                   "MAX_CONCURRENT_STREAMS": "1000", "DAILY_TOKEN_QUOTA": "1000000000"}
+
 
 @dataclass
 class Stack:
@@ -24,6 +29,7 @@ class Stack:
     upstream_base_url: str
     chat_env: dict = field(default_factory=dict)
     proxy_env: dict = field(default_factory=dict)
+    memory_env: dict = field(default_factory=dict)
     cognito_issuer: str = COGNITO_ISSUER
     redis: RedisServer | None = None
     services: dict[str, Service] = field(default_factory=dict)
@@ -33,7 +39,8 @@ class Stack:
         logs.mkdir(parents=True, exist_ok=True)
         self.redis = RedisServer(self.workdir / "redis", logs).start()
         memory = Service("memory", "memory:create_app()", {
-            "REDIS_URL": self.redis.url, "INTERNAL_IDENTITY_SECRET": TEST_SECRET}, logs)
+            "REDIS_URL": self.redis.url, "INTERNAL_IDENTITY_SECRET": TEST_SECRET, **GENEROUS_LIMITS, **self.memory_env},
+            logs)
         chat = Service("chat", "chat:create_app()", {
             "MEMORY_URL": memory.url, "INTERNAL_IDENTITY_SECRET": TEST_SECRET,
             "OPENAI_API_KEY": UPSTREAM_KEY, "OPENAI_BASE_URL": self.upstream_base_url,
@@ -42,7 +49,8 @@ class Stack:
         auth_proxy = Service("auth-proxy", "auth_proxy:create_app()", {
             "CHAT_URL": chat.url, "MEMORY_URL": memory.url, "INTERNAL_IDENTITY_SECRET": TEST_SECRET,
             "ALB_ARN": ALB_ARN, "ALB_KEY_URL": f"http://127.0.0.1:{edge_port}/alb-keys",
-            "COGNITO_ISSUER": self.cognito_issuer, "COGNITO_CLIENT_ID": COGNITO_CLIENT_ID, **self.proxy_env}, logs)
+            "COGNITO_ISSUER": self.cognito_issuer, "COGNITO_CLIENT_ID": COGNITO_CLIENT_ID, "REDIS_URL": self.redis.url,
+            **GENEROUS_LIMITS, **self.proxy_env}, logs)
         edge = Service("local-edge", "local_edge:create_app()", {
             "AUTH_PROXY_URL": auth_proxy.url, "STATIC_DIR": str(ROOT / "frontend" / "dist"),
             "EDGE_SESSION_SECRET": "test-edge-session-secret-0123456789abcdef",

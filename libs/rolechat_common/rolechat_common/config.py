@@ -65,3 +65,31 @@ class Env:
     def secret(self, name: str) -> str:
         """A shared secret: required and long enough to resist guessing."""
         return self.str(name, min_length=32)
+
+
+def flag(env: Env, name: str, default: bool) -> bool:
+    value = env.str(name, "true" if default else "false").lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+
+def redis_settings(env: Env) -> dict:
+    """REDIS_URL (required) and REDIS_CLUSTER (MemoryDB and cluster-mode Redis), validated."""
+    url = env.str("REDIS_URL")
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
+    return {"redis_url": url, "redis_cluster": flag(env, "REDIS_CLUSTER", False)}
+
+
+def redis_client(url: str, cluster: bool, **options):
+    """A Redis (or Redis Cluster) client with short timeouts: a stalled Redis fails fast."""
+    import redis
+    from redis.cluster import RedisCluster
+
+    options = {"decode_responses": True, "socket_timeout": 5, "socket_connect_timeout": 2, **options}
+    if cluster:
+        return RedisCluster.from_url(url, **options)
+    return redis.Redis.from_url(url, health_check_interval=30, retry_on_timeout=False, **options)

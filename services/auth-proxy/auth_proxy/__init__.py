@@ -7,8 +7,11 @@ from importlib import resources
 import urllib3
 import yaml
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from rolechat_common import logs, proxy, web
+from rolechat_common.config import redis_client
+from rolechat_common.limits import Limiter
 
 from .alb import AlbVerifier
 from .cognito import CognitoAccessTokens
@@ -40,6 +43,12 @@ def create_app(config: Config | None = None) -> Flask:
         leeway=config.alb_token_leeway_seconds, timeout=config.key_fetch_timeout_seconds,
         min_interval=config.unknown_kid_fetch_interval_seconds) if config.cognito_api_client_ids else None
     app.extensions["auth_proxy.http"] = http
+    # Limits must not add a noticeable wait, and a stalled Redis must not stall the API.
+    app.extensions["auth_proxy.limiter"] = Limiter(redis_client(config.redis_url, config.redis_cluster,
+                                                                socket_timeout=0.5, socket_connect_timeout=0.5))
+    if config.trusted_proxy_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxy_hops, x_proto=0, x_host=0, x_port=0,
+                                x_prefix=0)
     app.extensions["auth_proxy.openapi"] = json.dumps(load_openapi(), ensure_ascii=False).encode()
 
     def ready():

@@ -4,7 +4,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rolechat_common.config import ConfigError, Env
+from rolechat_common.config import ConfigError, Env, redis_settings
+from rolechat_common.limits import LimitPolicy
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,8 @@ class Config:
     alb_key_url: str
     cognito_issuer: str
     cognito_client_id: str
+    # Rate limits and stream slots live in Redis so every instance shares them.
+    redis_url: str
     # App clients whose Cognito access tokens API clients may send as `Authorization: Bearer`
     # (none: bearer tokens are refused), and where the pool publishes its keys.
     cognito_api_client_ids: tuple[str, ...] = ()
@@ -26,6 +29,13 @@ class Config:
     key_fetch_timeout_seconds: float = 3.0
     unknown_kid_fetch_interval_seconds: float = 10.0
     log_level: str = "INFO"
+    redis_cluster: bool = False
+    limits: LimitPolicy = LimitPolicy()
+    # Proxies in front whose X-Forwarded-For entries are trusted: 1 behind the ALB (or the local
+    # edge), 2 behind CloudFront and the ALB. The client IP keys the anonymous routes' limits.
+    trusted_proxy_hops: int = 1
+    # A stream slot is held until the answer ends; the lease is a backstop if this process dies.
+    stream_lease_seconds: int = 960
 
     def __post_init__(self):
         if not 0 < self.key_fetch_timeout_seconds <= 3:
@@ -60,6 +70,10 @@ class Config:
             alb_token_leeway_seconds=env.int("ALB_TOKEN_LEEWAY_SECONDS", 30, minimum=0, maximum=300),
             proxy_read_timeout_seconds=read_timeout,
             log_level=env.str("LOG_LEVEL", "INFO"),
+            **redis_settings(env),
+            limits=LimitPolicy.from_env(environ),
+            trusted_proxy_hops=env.int("TRUSTED_PROXY_HOPS", 1, minimum=0, maximum=5),
+            stream_lease_seconds=env.int("STREAM_LEASE_SECONDS", 960, minimum=60),
         )
 
 

@@ -28,6 +28,7 @@ class Route:
     path: str             # template, e.g. "/api/conversations/{id}"
     target: str           # SELF, CHAT or MEMORY
     auth: bool = True     # False: answered without a signed-in user
+    stream: bool = False  # True: answers with a stream, which holds one of the user's stream slots
     segments: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -61,7 +62,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/conversations/{id}", MEMORY),
     Route("PATCH", "/api/conversations/{id}", CHAT),
     Route("DELETE", "/api/conversations/{id}", MEMORY),
-    Route("POST", "/api/conversations/{id}/messages", CHAT),
+    Route("POST", "/api/conversations/{id}/messages", CHAT, stream=True),
     Route("GET", "/api/conversations/{id}/pins", MEMORY),
     Route("POST", "/api/conversations/{id}/pins", CHAT),
     Route("DELETE", "/api/conversations/{id}/pins/{pin_id}", MEMORY),

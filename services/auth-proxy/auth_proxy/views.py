@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from flask import Blueprint, Response, current_app, g, request
 
 from rolechat_common import identity as ident
 from rolechat_common import proxy
+from rolechat_common.limits import Decision, Limiter
 from rolechat_common.logs import log
 from rolechat_common.web import ApiError, error_response, read_body
 
@@ -46,6 +48,95 @@ def authenticate() -> ident.Identity:
         raise ApiError(401, "unauthorized", "Sign in to continue.") from None
 
 
+def _limiter() -> Limiter:
+    return current_app.extensions["auth_proxy.limiter"]
+
+
+def _within(decision, message: str, code: str = "rate_limited") -> None:
+    """Raise the 429 for a refused decision. `decision` is a callable, so a Redis outage can be
+    caught here: limits then stay off (logged) rather than taking the whole API down with them."""
+    try:
+        outcome: Decision = decision()
+    except redis.exceptions.RedisError as exc:
+        log(logger, logging.WARNING, "limits unavailable; request allowed", error=type(exc).__name__)
+        return
+    if not outcome.allowed:
+        raise ApiError(429, code, message.format(retry_after=outcome.retry_after),
+                       {"Retry-After": str(outcome.retry_after)})
+
+
+def _client_subject() -> str:
+    return f"ip:{request.remote_addr or 'unknown'}"
+
+
+def _authenticate_within_limits(config: Config) -> ident.Identity:
+    """The caller, counted against their own rate limit; failed sign-ins count against the IP."""
+    try:
+        who = authenticate()
+    except ApiError:
+        limit = config.limits.anonymous_rate_limit_per_minute
+        _within(lambda: _limiter().hit(_client_subject(), limit),
+                "Too many failed sign-ins from your address; try again in {retry_after} seconds.")
+        raise
+    limit = config.limits.for_groups(who.groups).rate_limit_per_minute
+    _within(lambda: _limiter().hit(who.user_id, limit),
+            f"Too many requests: the limit is {limit} per minute. Try again in {{retry_after}} seconds.")
+    return who
+
+
+def _stream_slot(config: Config) -> str:
+    """Hold one of the user's concurrent stream slots; returns the lease to give back ('' if none)."""
+    limit = config.limits.for_groups(g.identity.groups).concurrent_streams
+    held = {"lease": ""}
+
+    def acquire() -> Decision:
+        decision, held["lease"] = _limiter().acquire_stream(g.identity.user_id, limit, config.stream_lease_seconds)
+        return decision
+    _within(acquire, f"You already have {limit} answers streaming; wait for one to finish "
+                     "(try again in {retry_after} seconds).", code="too_many_streams")
+    return held["lease"]
+
+
+def _release(limiter: Limiter, user_id: str, lease: str) -> None:
+    try:
+        limiter.release_stream(user_id, lease)
+    except redis.exceptions.RedisError:
+        pass  # the lease expires on its own
+
+
+def _give_back_when_done(response: Response, release) -> None:
+    """Run `release` when the answer ends, however it ends. A relayed stream is passed straight to
+    the server (which then never calls the response's own close hooks), so it is wrapped."""
+    if response.direct_passthrough:
+        response.response = _ReleasingBody(response.response, release)
+    else:
+        response.call_on_close(release)
+
+
+class _ReleasingBody:
+    """A response body that runs `release` once: at its end, or when the server closes it (the
+    client left), even before the first chunk was asked for."""
+
+    def __init__(self, body, release):
+        self._body, self._release, self._released = body, release, False
+
+    def __iter__(self):
+        try:
+            yield from self._body
+        finally:
+            self.close()
+
+    def close(self):
+        if self._released:
+            return
+        self._released = True
+        try:
+            if hasattr(self._body, "close"):
+                self._body.close()
+        finally:
+            self._release()
+
+
 def me():
     return g.identity.to_json()
 
@@ -76,7 +167,11 @@ def api(rest: str):
     if request.content_length is not None and request.content_length > config.max_body_bytes:
         raise ApiError(413, "too_large", f"The request body is larger than {config.max_body_bytes} bytes.")
     if route.auth:
-        g.identity = authenticate()
+        g.identity = _authenticate_within_limits(config)
+    else:
+        limit = config.limits.anonymous_rate_limit_per_minute
+        _within(lambda: _limiter().hit(_client_subject(), limit),
+                "Too many requests from your address; try again in {retry_after} seconds.")
     if route.target == routing.SELF:
         return SELF_HANDLERS[(route.method, route.path)]()
 
@@ -89,5 +184,15 @@ def api(rest: str):
     url = route.url(base, params)
     if request.query_string:
         url += "?" + request.query_string.decode("latin-1")
-    return proxy.forward(current_app.extensions["auth_proxy.http"], route.method, url, headers,
-                                           body, request.environ, read_timeout=config.proxy_read_timeout_seconds)
+    lease = _stream_slot(config) if route.stream else ""
+    limiter, user_id = _limiter(), g.identity.user_id if route.auth else ""
+    try:
+        response = proxy.forward(current_app.extensions["auth_proxy.http"], route.method, url, headers,
+                                 body, request.environ, read_timeout=config.proxy_read_timeout_seconds)
+    except BaseException:
+        if lease:
+            _release(limiter, user_id, lease)
+        raise
+    if lease:
+        _give_back_when_done(response, lambda: _release(limiter, user_id, lease))
+    return response

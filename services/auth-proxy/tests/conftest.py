@@ -250,9 +250,9 @@ def memory(_upstreams) -> Upstream:
 
 
 @pytest.fixture
-def config(key_server, chat, memory) -> Config:
+def config(key_server, chat, memory, redis_url) -> Config:
     return Config(chat_url=chat.url, memory_url=memory.url, identity_secret=SECRET, alb_arn=ALB_ARN,
-                  alb_key_url=key_server.base, cognito_issuer=ISSUER, cognito_client_id=CLIENT_ID,
+                  alb_key_url=key_server.base, cognito_issuer=ISSUER, cognito_client_id=CLIENT_ID, redis_url=redis_url,
                   max_body_bytes=4096, alb_token_leeway_seconds=30, key_fetch_timeout_seconds=1.0)
 
 

@@ -12,12 +12,12 @@ CID = "c_" + "B" * 22
 
 
 @pytest.fixture(scope="module")
-def live(_key_server, _upstreams, kit, tmp_path_factory):
+def live(_key_server, _upstreams, kit, tmp_path_factory, redis_server):
     chat, memory = _upstreams
     service = Service("auth-proxy-live", "auth_proxy:create_app()", {
         "CHAT_URL": chat.url, "MEMORY_URL": memory.url, "INTERNAL_IDENTITY_SECRET": kit.SECRET,
         "ALB_ARN": kit.ALB_ARN, "ALB_KEY_URL": _key_server.base, "COGNITO_ISSUER": kit.ISSUER,
-        "COGNITO_CLIENT_ID": kit.CLIENT_ID, "MAX_BODY_BYTES": "4096",
+        "COGNITO_CLIENT_ID": kit.CLIENT_ID, "MAX_BODY_BYTES": "4096", "REDIS_URL": redis_server.url,
     }, tmp_path_factory.mktemp("auth-proxy-live-logs")).start()
     yield service
     service.stop()

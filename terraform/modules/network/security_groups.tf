@@ -1,6 +1,7 @@
 # The whole traffic graph, in one place (tests/test_terraform_consistency.py checks it):
 #   CloudFront -> alb:443 -> auth-proxy -> chat -> memory -> redis
-#                                 \__________________/^
+#                                 \__________________/^       ^
+#                                  \___________________________/  (shared rate limits)
 # Tasks may also leave on 443 (OpenAI, the ALB key endpoint, AWS APIs) and reach the VPC endpoints.
 
 data "aws_ec2_managed_prefix_list" "cloudfront" {
@@ -13,7 +14,7 @@ locals {
     auth-proxy = "auth-proxy tasks: from the load balancer only"
     chat       = "chat tasks: from the auth-proxy only"
     memory     = "memory tasks: from the auth-proxy and chat only"
-    redis      = "MemoryDB: from memory only"
+    redis      = "MemoryDB: from memory and the auth-proxy (limits) only"
     endpoints  = "VPC interface endpoints: HTTPS from the tasks"
   }
 
@@ -24,6 +25,7 @@ locals {
     auth_proxy_to_memory = { to = "memory", from = "auth-proxy", port = var.ports["memory"] }
     chat_to_memory       = { to = "memory", from = "chat", port = var.ports["memory"] }
     memory_to_redis      = { to = "redis", from = "memory", port = var.redis_port }
+    auth_proxy_to_redis  = { to = "redis", from = "auth-proxy", port = var.redis_port }
   }
 
   tasks = ["auth-proxy", "chat", "memory"]

@@ -1,0 +1,176 @@
+"""Per-user and per-IP limits, shared by every instance through Redis.
+
+The policy comes from the environment and is the same wherever it is read (the auth-proxy enforces
+request rates and concurrent streams; memory enforces daily token quotas and reports what is
+left):
+
+  RATE_LIMIT_PER_MINUTE            requests per user per minute (default 120)
+  MAX_CONCURRENT_STREAMS           answers a user may stream at once (default 3)
+  DAILY_TOKEN_QUOTA                prompt + answer tokens per user per UTC day (default 200000)
+  ANONYMOUS_RATE_LIMIT_PER_MINUTE  requests per client IP per minute on routes without sign-in (default 30)
+  LIMITS_BY_GROUP                  JSON: Cognito group -> any of rate_limit_per_minute,
+                                   concurrent_streams, daily_tokens; null means unlimited.
+                                   Default: {"admins": {all three null}}.
+
+Each value is a positive integer or "unlimited". A user in several groups gets, for each limit,
+the most generous of their groups' values; a user in no listed group gets the defaults.
+
+Counters are fixed one-minute windows (`INCR` + `EXPIRE` in one script, so a crash never leaves a
+counter without its expiry) and, for streams, a sorted set of leases that expire on their own if
+the process holding one dies.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from .config import ConfigError, Env
+
+UNLIMITED = None
+LIMIT_NAMES = ("rate_limit_per_minute", "concurrent_streams", "daily_tokens")
+DEFAULT_GROUPS = {"admins": {name: UNLIMITED for name in LIMIT_NAMES}}
+WINDOW_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """One user's limits; None means unlimited."""
+    rate_limit_per_minute: int | None = 120
+    concurrent_streams: int | None = 3
+    daily_tokens: int | None = 200_000
+
+    def to_json(self) -> dict:
+        return {name: getattr(self, name) for name in LIMIT_NAMES}
+
+
+@dataclass(frozen=True)
+class LimitPolicy:
+    default: Allowance = Allowance()
+    groups: Mapping[str, Mapping[str, int | None]] = field(default_factory=lambda: DEFAULT_GROUPS)
+    anonymous_rate_limit_per_minute: int | None = 30
+
+    def for_groups(self, groups: Iterable[str]) -> Allowance:
+        listed = [self.groups[g] for g in groups if g in self.groups]
+        if not listed:
+            return self.default
+        values = {}
+        for name in LIMIT_NAMES:
+            candidates = [group.get(name, getattr(self.default, name)) for group in listed]
+            values[name] = UNLIMITED if UNLIMITED in candidates else max(candidates)
+        return Allowance(**values)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "LimitPolicy":
+        env = Env(environ)
+        default = Allowance(
+            rate_limit_per_minute=_limit(env, "RATE_LIMIT_PER_MINUTE", 120),
+            concurrent_streams=_limit(env, "MAX_CONCURRENT_STREAMS", 3),
+            daily_tokens=_limit(env, "DAILY_TOKEN_QUOTA", 200_000),
+        )
+        return cls(default=default, groups=_groups(env.optional("LIMITS_BY_GROUP")),
+                   anonymous_rate_limit_per_minute=_limit(env, "ANONYMOUS_RATE_LIMIT_PER_MINUTE", 30))
+
+
+def _limit(env: Env, name: str, default: int) -> int | None:
+    raw = (env.optional(name) or "").strip()
+    if raw.lower() == "unlimited":
+        return UNLIMITED
+    return env.int(name, default, minimum=1)
+
+
+def _groups(raw: str | None) -> dict:
+    if raw is None:
+        return DEFAULT_GROUPS
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ConfigError("LIMITS_BY_GROUP must be a JSON object") from None
+    if not isinstance(data, dict):
+        raise ConfigError("LIMITS_BY_GROUP must be a JSON object of group -> limits")
+    for group, limits in data.items():
+        if not isinstance(limits, dict) or not set(limits) <= set(LIMIT_NAMES):
+            raise ConfigError(f"LIMITS_BY_GROUP[{group!r}] may only set {', '.join(LIMIT_NAMES)}")
+        for name, value in limits.items():
+            if value is not UNLIMITED and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+                raise ConfigError(f"LIMITS_BY_GROUP[{group!r}].{name} must be a positive integer or null")
+    return data
+
+
+def seconds_until_utc_midnight(now: datetime | None = None) -> int:
+    now = now or datetime.now(timezone.utc)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(1, int((midnight - now).total_seconds() + 0.999))
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    retry_after: int = 0      # seconds, when not allowed
+    remaining: int | None = None
+
+
+# KEYS[1] counter; ARGV[1] window seconds. Returns {count, milliseconds left in the window}.
+_HIT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) * 1000 end
+return {count, ttl}
+"""
+
+# KEYS[1] lease set; ARGV: now ms, lease ms, limit, member. Returns {1, 0} or {0, ms until the
+# earliest lease ends}.
+_ACQUIRE = """
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {0, tonumber(first[2]) - now}
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {1, 0}
+"""
+
+
+class Limiter:
+    """Counters in Redis. `subject` is a user id or "ip:<address>"; it is the key's hash tag."""
+
+    def __init__(self, client, *, prefix: str = "rc"):
+        self.client = client
+        self.prefix = prefix
+        self._hit = client.register_script(_HIT)
+        self._acquire = client.register_script(_ACQUIRE)
+
+    def hit(self, subject: str, limit: int | None, window: int = WINDOW_SECONDS) -> Decision:
+        """Count one request against `limit` per `window` seconds."""
+        if limit is UNLIMITED:
+            return Decision(True)
+        slot = int(time.time()) // window
+        count, ttl_ms = self._hit(keys=[f"{self.prefix}:{{{subject}}}:rate:{window}:{slot}"], args=[window])
+        if int(count) > limit:
+            return Decision(False, retry_after=max(1, -(-int(ttl_ms) // 1000)), remaining=0)
+        return Decision(True, remaining=limit - int(count))
+
+    def acquire_stream(self, subject: str, limit: int | None, lease_seconds: int) -> tuple[Decision, str]:
+        """Hold one of `limit` stream slots for at most `lease_seconds`; returns the lease id."""
+        if limit is UNLIMITED:
+            return Decision(True), ""
+        lease = secrets.token_hex(8)
+        now_ms = int(time.time() * 1000)
+        ok, wait_ms = self._acquire(keys=[self._streams(subject)], args=[now_ms, lease_seconds * 1000, limit, lease])
+        if not int(ok):
+            # The earliest lease ends at the latest then; most streams end much sooner.
+            return Decision(False, retry_after=max(1, min(5, -(-int(wait_ms) // 1000))), remaining=0), ""
+        return Decision(True), lease
+
+    def release_stream(self, subject: str, lease: str) -> None:
+        if lease:
+            self.client.zrem(self._streams(subject), lease)
+
+    def _streams(self, subject: str) -> str:
+        return f"{self.prefix}:{{{subject}}}:streams"

@@ -1,0 +1,119 @@
+"""Per-user request rates, per-IP limits on routes without sign-in, concurrent stream slots
+(real Redis, stand-in chat and memory)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import redis
+
+from rolechat_common.limits import Allowance, LimitPolicy
+
+CID = "c_" + "L" * 22
+TIGHT = LimitPolicy(default=Allowance(rate_limit_per_minute=3, concurrent_streams=1, daily_tokens=1000),
+                    groups={"admins": {"rate_limit_per_minute": None, "concurrent_streams": None}},
+                    anonymous_rate_limit_per_minute=2)
+
+
+@pytest.fixture
+def tight(make_app):
+    return make_app(limits=TIGHT).test_client()
+
+
+def as_user(tokens, sub: str, groups: list[str] | None = None) -> dict:
+    return {"x-amzn-oidc-data": tokens(sub=sub, username=sub[:8], cognito__groups=groups)}
+
+
+def assert_429(response, code: str) -> int:
+    assert response.status_code == 429, response.get_data(as_text=True)
+    assert response.json["error"]["code"] == code
+    retry_after = int(response.headers["Retry-After"])
+    assert 1 <= retry_after <= 60
+    assert str(retry_after) in response.json["error"]["message"]
+    return retry_after
+
+
+def test_a_user_over_the_rate_gets_429_with_retry_after_and_others_are_untouched(tight, tokens, memory):
+    alice = as_user(tokens, "aaaaaaaa-0000-4000-8000-000000000001")
+    for _ in range(3):
+        assert tight.get("/api/conversations", headers=alice).status_code == 200
+    assert_429(tight.get("/api/conversations", headers=alice), "rate_limited")
+    assert len(memory.received) == 3, "the refused request never reached memory"
+    assert "3 per minute" in tight.get("/api/me", headers=alice).json["error"]["message"]
+
+    bob = as_user(tokens, "bbbbbbbb-0000-4000-8000-000000000002")
+    assert tight.get("/api/conversations", headers=bob).status_code == 200
+
+
+def test_a_group_can_be_unlimited(tight, tokens):
+    admin = as_user(tokens, "cccccccc-0000-4000-8000-000000000003", ["admins"])
+    assert all(tight.get("/api/me", headers=admin).status_code == 200 for _ in range(10))
+
+
+def test_routes_without_sign_in_are_limited_per_client_ip(tight):
+    first, second = {"X-Forwarded-For": "198.51.100.7"}, {"X-Forwarded-For": "198.51.100.8"}
+    assert tight.get("/api/openapi.json", headers=first).status_code == 200
+    assert tight.get("/api/openapi.json", headers=first).status_code == 200
+    assert_429(tight.get("/api/openapi.json", headers=first), "rate_limited")
+    assert tight.get("/api/openapi.json", headers=second).status_code == 200
+
+
+def test_only_the_trusted_proxies_forwarded_for_entry_counts(tight):
+    # A client can prepend any address it likes; the ALB's own entry (the last) is the one used.
+    for forged in ("203.0.113.1", "203.0.113.2", "203.0.113.3"):
+        response = tight.get("/api/openapi.json", headers={"X-Forwarded-For": f"{forged}, 198.51.100.9"})
+    assert_429(response, "rate_limited")
+
+
+def test_failed_sign_ins_count_against_the_address(tight, tokens):
+    bad = {"x-amzn-oidc-data": tokens() + "x", "X-Forwarded-For": "198.51.100.10"}
+    assert tight.get("/api/me", headers=bad).status_code == 401
+    assert tight.get("/api/me", headers=bad).status_code == 401
+    assert_429(tight.get("/api/me", headers=bad), "rate_limited")
+
+
+def test_one_stream_slot_is_held_until_the_answer_ends(make_app, tokens, chat):
+    tight = make_app(limits=replace(TIGHT, default=replace(TIGHT.default, rate_limit_per_minute=100))).test_client()
+    alice = as_user(tokens, "dddddddd-0000-4000-8000-000000000004")
+    first = tight.post(f"/api/conversations/{CID}/messages?slow=1", json={"content": "hi"}, headers=alice,
+                       buffered=False)
+    assert first.status_code == 200
+    assert_429(tight.post(f"/api/conversations/{CID}/messages", json={"content": "again"}, headers=alice),
+               "too_many_streams")
+    assert tight.get("/api/conversations", headers=alice).status_code == 200, "other requests still pass"
+    first.close()  # the client leaves mid-answer: the slot is given back
+    second = tight.post(f"/api/conversations/{CID}/messages", json={"content": "again"}, headers=alice)
+    assert second.status_code == 200 and second.get_data().endswith(b"event: done\ndata: {\"message\":{}}\n\n")
+    third = tight.post(f"/api/conversations/{CID}/messages", json={"content": "once more"}, headers=alice)
+    assert third.status_code == 200, "a finished answer gave its slot back"
+
+
+def test_leases_of_a_dead_process_expire(redis_url):
+    from rolechat_common.limits import Limiter
+
+    limiter = Limiter(redis.Redis.from_url(redis_url, decode_responses=True))
+    held, lease = limiter.acquire_stream("user-x", 1, lease_seconds=1)
+    assert held.allowed and lease
+    refused, _ = limiter.acquire_stream("user-x", 1, lease_seconds=1)
+    assert not refused.allowed and refused.retry_after == 1
+    limiter.client.zadd("rc:{user-x}:streams", {lease: 0})  # as if its lease had run out
+    again, _ = limiter.acquire_stream("user-x", 1, lease_seconds=1)
+    assert again.allowed
+
+
+def test_with_redis_unreachable_limits_step_aside_and_the_api_still_answers(make_app, tokens, signed_in):
+    with socket_closed_port() as port:
+        client = make_app(limits=TIGHT, redis_url=f"redis://127.0.0.1:{port}/0").test_client()
+        assert all(client.get("/api/me", headers=signed_in).status_code == 200 for _ in range(5))
+
+
+def socket_closed_port():
+    import contextlib
+    import socket
+
+    @contextlib.contextmanager
+    def closed():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            yield s.getsockname()[1]  # bound, never listening: connections are refused
+    return closed()
