@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rolechat_common.config import ConfigError, Env
+from rolechat_common.limits import LimitPolicy
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,13 @@ class Config:
     max_roles_per_user: int = 100
     max_pins_per_role: int = 50
     max_models_per_user: int = 50
+    max_bots_per_user: int = 20
+    max_keys_per_bot: int = 20
+    max_greeting_chars: int = 500
+    max_suggestions: int = 4
+    max_suggestion_chars: int = 200
     log_level: str = "INFO"
+    limits: LimitPolicy = LimitPolicy()  # memory enforces the daily token quotas
     # MemoryDB (and Redis in cluster mode) speaks only the cluster protocol; every multi-key
     # operation here stays inside one user's hash tag, so one slot.
     redis_cluster: bool = False
@@ -48,7 +55,10 @@ class Config:
             max_roles_per_user=env.int("MAX_ROLES_PER_USER", 100, minimum=1),
             max_pins_per_role=env.int("MAX_PINS_PER_ROLE", 50, minimum=1),
             max_models_per_user=env.int("MAX_MODELS_PER_USER", 50, minimum=1),
+            max_bots_per_user=env.int("MAX_BOTS_PER_USER", 20, minimum=1),
+            max_keys_per_bot=env.int("MAX_KEYS_PER_BOT", 20, minimum=1),
             log_level=env.str("LOG_LEVEL", "INFO"),
+            limits=LimitPolicy.from_env(environ),
             redis_cluster=_flag(env.str("REDIS_CLUSTER", "false"), "REDIS_CLUSTER"),
         )
 

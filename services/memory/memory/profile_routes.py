@@ -5,6 +5,7 @@ import re
 
 from flask import Blueprint, current_app, g, request
 
+from rolechat_common.limits import seconds_until_utc_midnight
 from rolechat_common.web import ApiError, error_response, json_body, string_field
 
 from .profile_store import ProfileStore
@@ -191,4 +192,25 @@ def get_usage():
     raw = request.args.get("days", "30")
     if not raw.isdigit() or not 1 <= int(raw) <= 366:
         raise ApiError(400, "invalid_parameter", "'days' must be an integer from 1 to 366.")
-    return _profile().usage(_user(), int(raw))
+    return {**_profile().usage(_user(), int(raw)), "limits": limits_now()}
+
+
+def limits_now() -> dict:
+    """The caller's limits and what is left of today's token quota (None: unlimited)."""
+    allowance = current_app.config["MEMORY"].limits.for_groups(g.identity.groups)
+    used = _profile().tokens_today(_user())
+    daily = allowance.daily_tokens
+    return {**allowance.to_json(), "tokens_used_today": used,
+            "tokens_remaining_today": None if daily is None else max(0, daily - used),
+            "resets_in_seconds": seconds_until_utc_midnight()}
+
+
+def enforce_daily_quota() -> None:
+    """Refuse a new question once today's tokens have reached the quota (the answer that crosses
+    it is allowed to finish: a quota never cuts an answer in half)."""
+    limits = limits_now()
+    if limits["tokens_remaining_today"] == 0:
+        wait = limits["resets_in_seconds"]
+        raise ApiError(429, "quota_exceeded",
+                       f"You have used today's {limits['daily_tokens']} tokens; the quota renews at midnight UTC "
+                       f"(in {wait // 3600} h {wait % 3600 // 60} min).", {"Retry-After": str(wait)})

@@ -9,6 +9,7 @@ Keys (the user's own namespace, as in store.py, except the list of models publis
   rc:{<user>}:usage:<YYYY-MM-DD> hash: "<model>\t<counter>" -> number (prompt_tokens,
                                   completion_tokens, turns, cost_usd)
   rc:{<user>}:usagedays          sorted set: day -> day as a number (YYYYMMDD)
+  rc:{<user>}:tokens:<YYYY-MM-DD> string: that day's prompt + answer tokens (the daily quota's count)
 """
 from __future__ import annotations
 
@@ -150,7 +151,14 @@ class ProfileStore:
             if cost is not None:
                 pipe.hincrbyfloat(key, f"{model}\tcost_usd", cost)
             pipe.zadd(f"{_base(user)}:usagedays", {day: int(day.replace("-", ""))})
+            pipe.incrby(f"{_base(user)}:tokens:{day}", prompt_tokens + completion_tokens)
+            pipe.expire(f"{_base(user)}:tokens:{day}", 3 * 86400)
             pipe.execute()
+
+    def tokens_today(self, user: str) -> int:
+        """Prompt + answer tokens of the current UTC day: what the daily quota counts."""
+        day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        return int(self.redis.get(f"{_base(user)}:tokens:{day}") or 0)
 
     def usage(self, user: str, days: int) -> dict:
         since = int(time.strftime("%Y%m%d", time.gmtime(time.time() - (days - 1) * 86400)))

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, g, request, stream_with_cont
 
 from rolechat_common.web import ApiError, error_response, json_body, string_field
 
+from .profile_routes import enforce_daily_quota
 from .store import AUTHORS, STATUSES, InvalidPin, LimitReached, NotFound, PinTooLong, Store
 
 bp = Blueprint("memory", __name__, url_prefix="/api")
@@ -105,6 +106,8 @@ def append_message(cid: str):
     content = string_field(data, "content", max_chars=config.max_content_chars, required=True)
     if role == "user" and not content.strip():
         raise ApiError(400, "invalid_field", "'content' must not be empty.")
+    if role == "user":
+        enforce_daily_quota()  # a new question is where spending starts
     message = {
         "role": role, "content": content, "status": status,
         "model": string_field(data, "model", max_chars=MAX_MODEL_CHARS),
