@@ -222,6 +222,8 @@ module "ecs" {
       MAX_ROLES_PER_USER               = ""
       MAX_PINS_PER_ROLE                = ""
       MAX_MODELS_PER_USER              = ""
+      MAX_BOTS_PER_USER                = ""
+      MAX_KEYS_PER_BOT                 = ""
       RATE_LIMIT_PER_MINUTE            = local.limits_environment.RATE_LIMIT_PER_MINUTE
       MAX_CONCURRENT_STREAMS           = local.limits_environment.MAX_CONCURRENT_STREAMS
       DAILY_TOKEN_QUOTA                = local.limits_environment.DAILY_TOKEN_QUOTA

@@ -48,4 +48,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(bp)
     from .roles import bp as roles_bp
     app.register_blueprint(roles_bp)
+    from .bots import bp as bots_bp
+    app.register_blueprint(bots_bp)
+    from .openai_compat import bp as openai_bp
+    app.register_blueprint(openai_bp)
     return app

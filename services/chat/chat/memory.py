@@ -84,6 +84,20 @@ class MemoryClient:
     def put_summary(self, who: ident.Identity, cid: str, summary: dict, *, request_id: str) -> dict:
         return self._call("PUT", f"/api/conversations/{quote(cid, safe='')}/summary", who, request_id, summary)
 
+    # --- published bots ------------------------------------------------------------------------
+    def bot_runtime(self, who: ident.Identity, slug: str, *, request_id: str, conversation: str | None = None) -> dict:
+        """What answering as the bot needs (instructions, pins, model, budget); 404 for an unknown or
+        unpublished bot, another bot's API key, or a conversation that is not the caller's with it."""
+        query = f"?{urlencode({'conversation': conversation})}" if conversation else ""
+        return self._call("GET", f"/internal/bots/{quote(slug, safe='')}/runtime{query}", who, request_id)
+
+    def record_bot_usage(self, who: ident.Identity, slug: str, usage: dict, *, request_id: str) -> None:
+        self._call("POST", f"/internal/bots/{quote(slug, safe='')}/usage", who, request_id, usage)
+
+    def bot_key(self, who: ident.Identity, *, request_id: str) -> dict:
+        """{"key_id", "slug"}: the bot the calling API key belongs to."""
+        return self._call("GET", "/internal/bot-keys/self", who, request_id)
+
     def call(self, method: str, path: str, who: ident.Identity, *, request_id: str, body: dict | None = None,
              with_status: bool = False):
         """Any other call to memory (roles, registered models, usage); `path` is already quoted."""

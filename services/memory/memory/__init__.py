@@ -54,4 +54,6 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(bp)
     from .profile_routes import bp as profile_bp
     app.register_blueprint(profile_bp)
+    from .bot_routes import bp as bots_bp
+    app.register_blueprint(bots_bp)
     return app
