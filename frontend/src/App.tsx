@@ -5,9 +5,8 @@ import { ApiError, NETWORK_ERROR } from "./api/errors";
 import type { AppConfig, Me } from "./api/types";
 import { Chat } from "./components/Chat";
 import { SignIn } from "./components/SignIn";
-import { LANGUAGES, useI18n } from "./i18n";
-import { useTheme } from "./theme";
-import type { Lang } from "./i18n";
+import { useI18n } from "./i18n";
+import { HeaderControls } from "./components/HeaderControls";
 
 type View =
   | { kind: "loading" }
@@ -27,8 +26,7 @@ function safeUrl(url: string | undefined): string | null {
 }
 
 export function App() {
-  const { t, lang, setLang } = useI18n();
-  const { theme, toggle: toggleTheme } = useTheme();
+  const { t } = useI18n();
   const [config, setConfig] = useState<AppConfig>({ auth: "local" });
   const [view, setView] = useState<View>({ kind: "loading" });
 
@@ -80,30 +78,7 @@ export function App() {
       <header className="app-header">
         <span className="brand">{t("appName")}</span>
         <span className="header-spacer" />
-        <select
-          className="language-switch"
-          data-testid="language-switch"
-          aria-label={t("language")}
-          value={lang}
-          onChange={(e) => setLang(e.target.value as Lang)}
-        >
-          {LANGUAGES.map((l) => (
-            <option key={l.code} value={l.code} lang={l.code}>
-              {l.name}
-            </option>
-          ))}
-        </select>
-        <button
-          type="button"
-          className="btn btn-small theme-toggle"
-          data-testid="theme-toggle"
-          data-theme-now={theme}
-          aria-label={theme === "dark" ? t("themeToLight") : t("themeToDark")}
-          title={theme === "dark" ? t("themeToLight") : t("themeToDark")}
-          onClick={toggleTheme}
-        >
-          <span aria-hidden="true">{theme === "dark" ? "☀" : "☾"}</span>
-        </button>
+        <HeaderControls />
         {view.kind === "ready" ? (
           <>
             <span className="user-name" title={t("signedInAs", { name: view.me.username })} data-testid="user-name">

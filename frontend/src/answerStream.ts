@@ -27,6 +27,8 @@ export async function streamAnswer(
   setMessages: Dispatch<SetStateAction<UiMessage[]>>,
   t: Translate,
   model?: string,
+  /** The message URL, when not the signed-in conversation's (the public bot page). */
+  url?: string,
 ): Promise<TurnResult> {
   const userKey = localKey();
   const botKey = localKey();
@@ -59,6 +61,7 @@ export async function streamAnswer(
   try {
     const outcome = await sendMessage(conversationId, content, {
       signal,
+      url,
       onOpen: open,
       onDelta: (text) => {
         open();

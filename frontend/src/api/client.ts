@@ -15,7 +15,7 @@ import type {
   StreamError,
 } from "./types";
 
-async function request<T>(method: string, path: string, body?: unknown, extra?: Record<string, string>): Promise<T> {
+export async function request<T>(method: string, path: string, body?: unknown, extra?: Record<string, string>): Promise<T> {
   const headers: Record<string, string> = { Accept: "application/json", ...extra };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let res: Response;
@@ -41,7 +41,7 @@ async function request<T>(method: string, path: string, body?: unknown, extra?: 
   }
 }
 
-const enc = encodeURIComponent;
+export const enc = encodeURIComponent;
 
 /** `/config.json` tells how people sign in; without it the app assumes the local stack. */
 export async function getConfig(): Promise<AppConfig> {
@@ -105,6 +105,8 @@ export type StreamOutcome =
 
 export interface SendCallbacks {
   signal: AbortSignal;
+  /** Where to post the message, when not the signed-in `/api/conversations/{id}/messages`. */
+  url?: string;
   onOpen?: () => void;
   onDelta: (text: string) => void;
 }
@@ -119,7 +121,7 @@ export async function sendMessage(
   cb: SendCallbacks,
 ): Promise<StreamOutcome> {
   let outcome: StreamOutcome = { kind: "cut" };
-  await streamSse(`/api/conversations/${enc(conversationId)}/messages`, {
+  await streamSse(cb.url ?? `/api/conversations/${enc(conversationId)}/messages`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ content }),

@@ -9,11 +9,15 @@ interface Props {
   onStop: () => void;
   streaming: boolean;
   disabled?: boolean;
+  /** Replaces the default placeholder (the public bot page asks for a question). */
+  placeholder?: string;
+  /** Test ids of the text box and Send, when not the signed-in chat's. */
+  testIds?: { input: string; send: string };
 }
 
 const MAX_ROWS_PX = 240;
 
-export function Composer({ value, onChange, onSend, onStop, streaming, disabled }: Props) {
+export function Composer({ value, onChange, onSend, onStop, streaming, disabled, placeholder, testIds }: Props) {
   const { t } = useI18n();
   const ref = useRef<HTMLTextAreaElement>(null);
   const canSend = !streaming && !disabled && value.trim().length > 0;
@@ -55,9 +59,9 @@ export function Composer({ value, onChange, onSend, onStop, streaming, disabled 
     <form className="composer" onSubmit={onSubmit}>
       <textarea
         ref={ref}
-        data-testid="composer-input"
+        data-testid={testIds?.input ?? "composer-input"}
         aria-label={t("composerLabel")}
-        placeholder={t("composerPlaceholder")}
+        placeholder={placeholder ?? t("composerPlaceholder")}
         rows={1}
         value={value}
         disabled={disabled}
@@ -70,7 +74,7 @@ export function Composer({ value, onChange, onSend, onStop, streaming, disabled 
           {t("stop")}
         </button>
       ) : (
-        <button type="submit" className="btn btn-primary" data-testid="send" disabled={!canSend}>
+        <button type="submit" className="btn btn-primary" data-testid={testIds?.send ?? "send"} disabled={!canSend}>
           {t("send")}
         </button>
       )}

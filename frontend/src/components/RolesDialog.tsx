@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from "react";
 import type { ModelInfo, Role, RoleFields } from "../api/types";
 import type { RolesApi } from "../hooks/useRoles";
 import { useI18n } from "../i18n";
+import { BotsPanel } from "./BotsPanel";
 import { RoleForm } from "./RoleForm";
 import { RolePins } from "./RolePins";
 
@@ -17,6 +18,8 @@ export function RolesDialog({ roles, models, onClose }: Props) {
   // null: the list; "new": a new role; otherwise the role being edited.
   const [editing, setEditing] = useState<Role | "new" | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
+  // Publishing: null, the user's bots ("list"), or the bots with the form publishing a role.
+  const [bots, setBots] = useState<Role | "list" | null>(null);
   const headRef = useRef<HTMLHeadingElement>(null);
 
   useEffect(() => {
@@ -39,11 +42,26 @@ export function RolesDialog({ roles, models, onClose }: Props) {
         <h3 id="roles-dialog-title" tabIndex={-1} ref={headRef}>
           {t("myRoles")}
         </h3>
-        <button type="button" className="btn btn-small" data-testid="roles-close" onClick={onClose}>
-          {t("close")}
-        </button>
+        <span className="roles-dialog-tools">
+          <button
+            type="button"
+            className="btn btn-small"
+            data-testid="roles-bots"
+            onClick={() => {
+              setEditing(null);
+              setBots((b) => (b ? null : "list"));
+            }}
+          >
+            {bots ? t("myRoles") : t("botsTitle")}
+          </button>
+          <button type="button" className="btn btn-small" data-testid="roles-close" onClick={onClose}>
+            {t("close")}
+          </button>
+        </span>
       </div>
-      {editing ? (
+      {bots ? (
+        <BotsPanel publishing={bots === "list" ? null : bots} onPublishDone={() => setBots("list")} />
+      ) : editing ? (
         <>
           <RoleForm role={editing === "new" ? null : editing} models={models} onSave={save} onCancel={() => setEditing(null)} />
           {editing !== "new" ? <RolePins roleId={editing.id} pins={roles.pins} /> : null}
@@ -70,6 +88,11 @@ export function RolesDialog({ roles, models, onClose }: Props) {
                   </span>
                 ) : (
                   <span>
+                    {r.id.startsWith("r_") ? (
+                      <button type="button" className="btn btn-small" data-testid="role-publish" aria-label={t("botPublishNamed", { name: r.name })} onClick={() => setBots(r)}>
+                        {t("botPublish")}
+                      </button>
+                    ) : null}
                     <button type="button" className="btn btn-small" data-testid="role-edit" aria-label={t("roleEditNamed", { name: r.name })} onClick={() => setEditing(r)}>
                       {t("editMessage")}
                     </button>
