@@ -201,6 +201,24 @@ def test_listener_rules_deny_api_and_authenticate_pages():
     listeners = [k for k in alb.resources if k[0] == "aws_lb_listener"]
     assert listeners == [("aws_lb_listener", "https")]
     assert unquote(alb.resources[listeners[0]][0]["protocol"]) == "HTTPS"
+    rules = {name for kind, name in alb.resources if kind == "aws_lb_listener_rule"}
+    assert rules == {"api", "oauth2", "published_bots"}, "no other way past sign-in"
+
+
+def test_only_the_published_bots_routes_skip_sign_in_and_they_come_first():
+    from auth_proxy.routing import API_KEY, ROUTES, VISITOR
+
+    alb = module(TERRAFORM / "modules" / "alb")
+    rule = alb.resources[("aws_lb_listener_rule", "published_bots")][0]
+    patterns = [unquote(v) for v in rule["condition"][0]["path_pattern"][0]["values"]]
+    assert [unquote(a["type"]) for a in rule["action"]] == ["forward"]
+    assert rule["priority"] < alb.resources[("aws_lb_listener_rule", "api")][0]["priority"]
+    open_routes = [r.path for r in ROUTES if r.auth in (VISITOR, API_KEY)]
+    assert all(any(path.startswith(p.rstrip("*")) for p in patterns) for path in open_routes), open_routes
+    signed_in = [r.path for r in ROUTES if r.auth not in (VISITOR, API_KEY)]
+    assert not any(path.startswith(p.rstrip("*")) for p in patterns for path in signed_in)
+    edge = (TERRAFORM / "modules" / "edge" / "main.tf").read_text()
+    assert '"/v1/*"' in edge and 'path_pattern               = "/b/*"' in edge
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node")

@@ -1,7 +1,8 @@
 """The public API's routing table: which service answers each method and path.
 
 One line per route. `{id}` matches a conversation id, `{pin_id}` a pin, `{role_id}` a role (yours,
-`r_…`, or a built-in one, `preset-…`), `{model_id}` a fine-tuned model id (`ft:…`); a path that has the shape of a route but
+`r_…`, or a built-in one, `preset-…`), `{model_id}` a fine-tuned model id (`ft:…`), `{slug}` a
+published bot, `{key_id}` one of its API keys (`k_…`); a path that has the shape of a route but
 an id of the wrong format is a 404 without asking anyone. The same `{name}` templates are used
 in openapi.yaml, and a test checks that both list exactly the same routes.
 """
@@ -14,11 +15,17 @@ SELF = "auth-proxy"   # answered by the proxy itself
 CHAT = "chat"
 MEMORY = "memory"
 
+# Who may call a route: a signed-in user (ALB session or Cognito access token), anyone, a visitor
+# of a published bot's page (an anonymous cookie), or a program holding a bot's API key.
+USER, PUBLIC, VISITOR, API_KEY = "user", "public", "visitor", "api-key"
+
 PARAMETERS = {
     "id": re.compile(r"^c_[A-Za-z0-9_-]{22}$"),
     "pin_id": re.compile(r"^p_[A-Za-z0-9_-]{22}$"),
     "role_id": re.compile(r"^(r_[A-Za-z0-9_-]{22}|preset-[a-z0-9-]{1,40})$"),
     "model_id": re.compile(r"^ft:[A-Za-z0-9._-]+(:[A-Za-z0-9._-]*){1,5}$"),
+    "slug": re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$"),
+    "key_id": re.compile(r"^k_[A-Za-z0-9_-]{22}$"),
 }
 
 
@@ -27,7 +34,7 @@ class Route:
     method: str
     path: str             # template, e.g. "/api/conversations/{id}"
     target: str           # SELF, CHAT or MEMORY
-    auth: bool = True     # False: answered without a signed-in user
+    auth: str = USER      # who may call it: USER, PUBLIC, VISITOR or API_KEY
     stream: bool = False  # True: answers with a stream, which holds one of the user's stream slots
     segments: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
@@ -55,7 +62,7 @@ class Route:
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/me", SELF),
-    Route("GET", "/api/openapi.json", SELF, auth=False),
+    Route("GET", "/api/openapi.json", SELF, auth=PUBLIC),
     Route("GET", "/api/models", CHAT),
     Route("GET", "/api/conversations", MEMORY),
     Route("POST", "/api/conversations", CHAT),
@@ -81,6 +88,24 @@ ROUTES: tuple[Route, ...] = (
     Route("PATCH", "/api/models/{model_id}", CHAT),
     Route("DELETE", "/api/models/{model_id}", CHAT),
     Route("GET", "/api/usage", MEMORY),
+    Route("GET", "/api/bots", MEMORY),
+    Route("POST", "/api/bots", MEMORY),
+    Route("GET", "/api/bots/{slug}", MEMORY),
+    Route("PATCH", "/api/bots/{slug}", MEMORY),
+    Route("DELETE", "/api/bots/{slug}", MEMORY),
+    Route("GET", "/api/bots/{slug}/keys", MEMORY),
+    Route("POST", "/api/bots/{slug}/keys", MEMORY),
+    Route("DELETE", "/api/bots/{slug}/keys/{key_id}", MEMORY),
+    Route("GET", "/api/bots/{slug}/usage", MEMORY),
+    Route("GET", "/api/bots/{slug}/conversations", MEMORY),
+    Route("GET", "/api/bots/{slug}/conversations/{id}", MEMORY),
+    Route("GET", "/api/public/bots/{slug}", MEMORY, auth=VISITOR),
+    Route("POST", "/api/public/bots/{slug}/conversations", MEMORY, auth=VISITOR),
+    Route("GET", "/api/public/bots/{slug}/conversations/{id}", MEMORY, auth=VISITOR),
+    Route("POST", "/api/public/bots/{slug}/conversations/{id}/messages", CHAT, auth=VISITOR, stream=True),
+    Route("GET", "/v1/models", CHAT, auth=API_KEY),
+    Route("GET", "/v1/models/{slug}", CHAT, auth=API_KEY),
+    Route("POST", "/v1/chat/completions", CHAT, auth=API_KEY, stream=True),
 )
 
 

@@ -1,6 +1,7 @@
 """The public API's single entry point: authenticate, then answer or forward by the routing table."""
 from __future__ import annotations
 
+import json
 import logging
 
 import redis
@@ -12,7 +13,7 @@ from rolechat_common.limits import Decision, Limiter
 from rolechat_common.logs import log
 from rolechat_common.web import ApiError, error_response, read_body
 
-from . import routing
+from . import callers, routing
 from .alb import HEADER as ALB_HEADER
 from .alb import AlbVerifier, Unauthenticated
 from .cognito import CognitoAccessTokens
@@ -155,6 +156,25 @@ SELF_HANDLERS = {
 @bp.route("/api", defaults={"rest": ""}, methods=METHODS, provide_automatic_options=False)
 @bp.route("/api/<path:rest>", methods=METHODS, provide_automatic_options=False)
 def api(rest: str):
+    return _handle()
+
+
+@bp.route("/v1/<path:rest>", methods=METHODS, provide_automatic_options=False)
+def openai_compatible(rest: str):
+    """The OpenAI-compatible API of published bots: errors in OpenAI's own shape."""
+    try:
+        response = _handle()
+    except ApiError as exc:
+        return openai_error(exc.status, exc.code, exc.message, exc.headers)
+    if response.status_code >= 400 and response.mimetype == "application/json" and not response.is_streamed:
+        error = (response.get_json(silent=True) or {}).get("error") or {}
+        if "type" not in error:  # ours (routing, limits), not chat's: reshape it
+            return openai_error(response.status_code, str(error.get("code", "error")), str(error.get("message", "")),
+                                {k: v for k, v in response.headers.items() if k in ("Retry-After", "Allow")})
+    return response
+
+
+def _handle():
     config = _config()
     found = routing.resolve(request.method, request.path)
     if found is None:
@@ -166,12 +186,15 @@ def api(rest: str):
     route, params = found
     if request.content_length is not None and request.content_length > config.max_body_bytes:
         raise ApiError(413, "too_large", f"The request body is larger than {config.max_body_bytes} bytes.")
-    if route.auth:
+    new_visitor_cookie = None
+    if route.auth == routing.USER:
         g.identity = _authenticate_within_limits(config)
+    elif route.auth == routing.VISITOR:
+        g.identity, new_visitor_cookie = _visitor_within_limits(config)
+    elif route.auth == routing.API_KEY:
+        g.identity = _api_key_within_limits(config)
     else:
-        limit = config.limits.anonymous_rate_limit_per_minute
-        _within(lambda: _limiter().hit(_client_subject(), limit),
-                "Too many requests from your address; try again in {retry_after} seconds.")
+        _within_address_limit(config, "Too many requests from your address; try again in {retry_after} seconds.")
     if route.target == routing.SELF:
         return SELF_HANDLERS[(route.method, route.path)]()
 
@@ -185,7 +208,7 @@ def api(rest: str):
     if request.query_string:
         url += "?" + request.query_string.decode("latin-1")
     lease = _stream_slot(config) if route.stream else ""
-    limiter, user_id = _limiter(), g.identity.user_id if route.auth else ""
+    limiter, user_id = _limiter(), g.identity.user_id
     try:
         response = proxy.forward(current_app.extensions["auth_proxy.http"], route.method, url, headers,
                                  body, request.environ, read_timeout=config.proxy_read_timeout_seconds)
@@ -195,4 +218,53 @@ def api(rest: str):
         raise
     if lease:
         _give_back_when_done(response, lambda: _release(limiter, user_id, lease))
+    if new_visitor_cookie:
+        callers.set_visitor_cookie(response, new_visitor_cookie)
     return response
+
+
+def _within_address_limit(config: Config, message: str) -> None:
+    limit = config.limits.anonymous_rate_limit_per_minute
+    _within(lambda: _limiter().hit(_client_subject(), limit), message)
+
+
+def _visitor_within_limits(config: Config):
+    """A bot page's visitor: limited per visitor and per address (a new cookie per request must
+    not escape the limit)."""
+    who, new_cookie = callers.visitor(config)
+    message = "You are sending messages too quickly; try again in {retry_after} seconds."
+    _within_address_limit(config, message)
+    limit = config.limits.for_groups(who.groups).rate_limit_per_minute
+    _within(lambda: _limiter().hit(who.user_id, limit), message)
+    return who, new_cookie
+
+
+def _api_key_within_limits(config: Config) -> ident.Identity:
+    try:
+        who = callers.api_key_caller(config, current_app.extensions["auth_proxy.http"], callers.bearer_key(),
+                                     g.request_id)
+    except callers.MemoryUnavailable:
+        raise ApiError(503, "unavailable", "The service is temporarily unavailable; try again shortly.",
+                       {"Retry-After": "2"}) from None
+    except callers.KeyRefused as exc:
+        log(logger, logging.WARNING, "authentication refused", reason=f"api key: {exc}", path=request.path)
+        _within_address_limit(config, "Too many failed requests from your address; try again in {retry_after} "
+                                      "seconds.")
+        raise ApiError(401, "invalid_api_key", "Incorrect API key provided.") from None
+    limit = config.limits.for_groups(who.groups).rate_limit_per_minute
+    _within(lambda: _limiter().hit(who.user_id, limit),
+            f"Rate limit reached: {limit} requests per minute for this key. Try again in {{retry_after}} seconds.")
+    return who
+
+
+OPENAI_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "invalid_request_error",
+                404: "invalid_request_error", 405: "invalid_request_error", 413: "invalid_request_error",
+                429: "requests"}
+
+
+def openai_error(status: int, code: str, message: str, headers: dict | None = None) -> Response:
+    if code == "rate_limited":
+        code = "rate_limit_exceeded"
+    body = {"error": {"message": message, "type": OPENAI_TYPES.get(status, "server_error"), "param": None,
+                      "code": code}}
+    return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers or {})

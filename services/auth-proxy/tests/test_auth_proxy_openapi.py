@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from auth_proxy import load_openapi
-from auth_proxy.routing import PARAMETERS, ROUTES
+from auth_proxy.routing import API_KEY, PARAMETERS, PUBLIC, ROUTES, USER, VISITOR
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
@@ -55,11 +55,15 @@ def test_authentication_and_error_responses_are_described():
     for route in ROUTES:
         operation = doc["paths"][route.path][route.method.lower()]
         assert operation.get("operationId")
-        if route.auth:
-            assert "security" not in operation  # the global ALB identity requirement applies
+        if route.auth == USER:
+            assert "security" not in operation, route  # the global ALB identity requirement applies
             assert "401" in operation["responses"], route
+        elif route.auth in (PUBLIC, VISITOR):  # visitors are known by a cookie the server sets itself
+            assert operation["security"] == [], route
         else:
-            assert operation["security"] == []
+            assert route.auth == API_KEY, route
+            assert operation["security"] == [{"botApiKey": []}], route
+            assert "401" in operation["responses"], route
         if "{id}" in route.path:
             assert "404" in operation["responses"], route
         if route.method in ("POST", "PATCH"):
@@ -67,11 +71,24 @@ def test_authentication_and_error_responses_are_described():
     for name in ("BadRequest", "Unauthorized", "NotFound", "TooLarge"):
         schema = doc["components"]["responses"][name]["content"]["application/json"]["schema"]
         assert schema == {"$ref": "#/components/schemas/Error"}
+    bot_api_key = doc["components"]["securitySchemes"]["botApiKey"]
+    assert (bot_api_key["type"], bot_api_key["scheme"]) == ("http", "bearer")
+    for route in ROUTES:  # the OpenAI-compatible API answers errors in OpenAI's shape, everything else in ours
+        operation = doc["paths"][route.path][route.method.lower()]
+        expected = "OpenAIError" if route.path.startswith("/v1/") else "Error"
+        for status, response in operation["responses"].items():
+            if status.startswith(("4", "5")):
+                if "$ref" in response:
+                    response = doc["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == {"$ref": f"#/components/schemas/{expected}"}, (route, status)
 
 
 def test_path_parameter_matches_the_routing_pattern():
     doc = load_openapi()
     assert doc["components"]["parameters"]["ConversationId"]["schema"]["pattern"] == PARAMETERS["id"].pattern
+    by_name = {p["name"]: p["schema"]["pattern"] for p in doc["components"]["parameters"].values() if p["in"] == "path"}
+    assert by_name == {name: pattern.pattern for name, pattern in PARAMETERS.items()}
 
 
 def test_the_answer_stream_is_described_as_server_sent_events():

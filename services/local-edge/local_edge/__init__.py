@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import urllib3
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 from rolechat_common import logs, proxy, web
 
@@ -23,6 +23,8 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+# A published bot's page (/b/<slug>) may be embedded in its owner's site (the iframe snippet).
+EMBEDDABLE_CSP = SECURITY_HEADERS["Content-Security-Policy"].replace("frame-ancestors 'none'", "frame-ancestors *")
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -63,6 +65,8 @@ def create_app(config: Config | None = None) -> Flask:
     def _security_headers(response: Response) -> Response:
         for name, value in SECURITY_HEADERS.items():
             response.headers[name] = value
+        if request.path.startswith("/b/"):
+            response.headers["Content-Security-Policy"] = EMBEDDABLE_CSP
         return response
 
     from . import forward, signin, site

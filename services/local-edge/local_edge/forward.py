@@ -26,7 +26,7 @@ _DROPPED = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorizati
             "x-amzn-trace-id"}
 _ALB_PREFIX = "x-amzn-oidc-"
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
-
+VISITOR_COOKIE = "rolechat_visitor"
 
 
 
@@ -59,6 +59,9 @@ def _forward(*, sign_in: bool):
     headers[REQUEST_ID_HEADER] = g.request_id
     headers["X-Forwarded-For"] = request.remote_addr or ""
     headers["X-Forwarded-Proto"] = request.scheme
+    visitor = request.cookies.get(VISITOR_COOKIE)
+    if visitor is not None:  # a bot page's anonymous visitor: the one cookie the auth-proxy reads
+        headers["Cookie"] = f"{VISITOR_COOKIE}={visitor}"
     if sign_in:
         headers.update(_identity_headers())
     url = config.auth_proxy_url + quote(request.path, safe=_PATH_SAFE)

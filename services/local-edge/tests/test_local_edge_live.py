@@ -25,7 +25,7 @@ def close_sessions(stack):
 
 
 @pytest.fixture(scope="module")
-def stack(_stand_in, edge_consts, tmp_path_factory):
+def stack(_stand_in, edge_consts, tmp_path_factory, redis_server):
     logs = tmp_path_factory.mktemp("edge-live-logs")
     data_dir = tmp_path_factory.mktemp("edge-live-data")
     static = tmp_path_factory.mktemp("edge-live-static")
@@ -35,7 +35,8 @@ def stack(_stand_in, edge_consts, tmp_path_factory):
                "COGNITO_CLIENT_ID": edge_consts["CLIENT_ID"]}
     auth_proxy = Service("auth-proxy-for-edge", "auth_proxy:create_app()", {
         "CHAT_URL": _stand_in.url, "MEMORY_URL": _stand_in.url, "INTERNAL_IDENTITY_SECRET": INTERNAL_SECRET,
-        "ALB_KEY_URL": f"http://127.0.0.1:{edge_port}/alb-keys", **cognito}, logs).start()
+        "ALB_KEY_URL": f"http://127.0.0.1:{edge_port}/alb-keys", "REDIS_URL": redis_server.url, **cognito},
+        logs).start()
     edge_env = {"AUTH_PROXY_URL": auth_proxy.url, "STATIC_DIR": str(static), "EDGE_DATA_DIR": str(data_dir),
                 "EDGE_SESSION_SECRET": edge_consts["SESSION_SECRET"], **cognito}
     edge = Service("local-edge-live", "local_edge:create_app()", edge_env, logs, port=edge_port).start()

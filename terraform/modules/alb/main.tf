@@ -228,6 +228,24 @@ locals {
   }
 }
 
+# Published bots: their public pages' API (anonymous visitors) and the OpenAI-compatible API (bot API
+# keys) pass without Cognito sign-in; the auth-proxy identifies visitors and verifies keys itself.
+resource "aws_lb_listener_rule" "published_bots" {
+  listener_arn = aws_lb_listener.https.arn
+  priority     = 5
+
+  condition {
+    path_pattern {
+      values = ["/api/public/*", "/v1/*"]
+    }
+  }
+
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.auth_proxy.arn
+  }
+}
+
 # the API: a browser without a session gets 401 (the app then offers to sign in), never a redirect
 resource "aws_lb_listener_rule" "api" {
   listener_arn = aws_lb_listener.https.arn

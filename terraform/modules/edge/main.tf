@@ -168,12 +168,42 @@ data "aws_cloudfront_origin_request_policy" "all_viewer" {
   name = "Managed-AllViewer"
 }
 
+locals {
+  # %s: who may frame the page. Only a published bot's page (/b/<slug>) may be embedded elsewhere.
+  content_security_policy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors %s; base-uri 'none'; form-action 'self'"
+}
+
+# the page of a published bot: the same policy, except that any HTTPS site may embed it (iframe)
+resource "aws_cloudfront_response_headers_policy" "embeddable" {
+  name = "${var.name}-embeddable"
+
+  security_headers_config {
+    content_security_policy {
+      content_security_policy = format(local.content_security_policy, "https:")
+      override                = true
+    }
+    content_type_options {
+      override = true
+    }
+    referrer_policy {
+      referrer_policy = "no-referrer"
+      override        = true
+    }
+    strict_transport_security {
+      access_control_max_age_sec = 31536000
+      include_subdomains         = true
+      preload                    = true
+      override                   = true
+    }
+  }
+}
+
 resource "aws_cloudfront_response_headers_policy" "security" {
   name = "${var.name}-security"
 
   security_headers_config {
     content_security_policy {
-      content_security_policy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+      content_security_policy = format(local.content_security_policy, "'none'")
       override                = true
     }
     content_type_options {
@@ -205,6 +235,14 @@ resource "aws_cloudfront_function" "logout" {
     cognito_logout_url = var.cognito_logout_url
     session_cookie     = var.session_cookie
   })
+}
+
+resource "aws_cloudfront_function" "bot_page" {
+  name    = "${var.name}-bot-page"
+  runtime = "cloudfront-js-2.0"
+  comment = "A published bot's public page (/b/<slug>) is served by the app's index.html"
+  publish = true
+  code    = file("${path.module}/bot-page.js")
 }
 
 resource "aws_cloudfront_distribution" "this" {
@@ -267,8 +305,25 @@ resource "aws_cloudfront_distribution" "this" {
     }
   }
 
+  ordered_cache_behavior {
+    path_pattern               = "/b/*"
+    target_origin_id           = local.s3_origin
+    viewer_protocol_policy     = "redirect-to-https"
+    allowed_methods            = ["GET", "HEAD"]
+    cached_methods             = ["GET", "HEAD"]
+    compress                   = true
+    cache_policy_id            = data.aws_cloudfront_cache_policy.optimized.id
+    response_headers_policy_id = aws_cloudfront_response_headers_policy.embeddable.id
+
+    function_association {
+      event_type   = "viewer-request"
+      function_arn = aws_cloudfront_function.bot_page.arn
+    }
+  }
+
+  # /v1/*: the OpenAI-compatible API of published bots (API keys, no sign-in)
   dynamic "ordered_cache_behavior" {
-    for_each = ["/api/*", "/oauth2/*"]
+    for_each = ["/api/*", "/oauth2/*", "/v1/*"]
     content {
       path_pattern               = ordered_cache_behavior.value
       target_origin_id           = local.alb_origin
