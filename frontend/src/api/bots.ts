@@ -34,6 +34,36 @@ export interface NewBotKey {
   key: string;
 }
 
+/** One visitor conversation with a published bot, as listed for its owner. */
+export interface BotTranscript {
+  id: string;
+  visitor: string;
+  created_at: string;
+  updated_at: string;
+  messages: number;
+  first_message: string;
+}
+
+export interface BotTranscriptMessage {
+  id: string;
+  role: "user" | "assistant";
+  content: string;
+  status: string;
+  created_at: string;
+}
+
+export interface BotTranscriptFull extends Omit<BotTranscript, "messages" | "first_message"> {
+  messages: BotTranscriptMessage[];
+}
+
+export interface BotUsage {
+  days: Array<{ day: string; prompt_tokens: number; completion_tokens: number; total_tokens: number; turns: number }>;
+  daily_token_budget: number | null;
+  tokens_today: number;
+  remaining_today: number | null;
+  resets_in_seconds: number;
+}
+
 const base = (slug: string) => `/api/bots/${enc(slug)}`;
 
 export const botsApi = {
@@ -50,6 +80,15 @@ export const botsApi = {
   },
   createKey: (slug: string, name: string) => request<NewBotKey>("POST", `${base(slug)}/keys`, { name }),
   revokeKey: (slug: string, id: string) => request<void>("DELETE", `${base(slug)}/keys/${enc(id)}`),
+  transcripts: async (slug: string, limit = 50) => {
+    const body = await request<{ conversations?: BotTranscript[] }>("GET", `${base(slug)}/conversations?limit=${limit}`);
+    return Array.isArray(body?.conversations) ? body.conversations : [];
+  },
+  transcript: async (slug: string, id: string) => {
+    const body = await request<BotTranscriptFull>("GET", `${base(slug)}/conversations/${enc(id)}`);
+    return { ...body, messages: Array.isArray(body?.messages) ? body.messages : [] };
+  },
+  usage: (slug: string) => request<BotUsage>("GET", `${base(slug)}/usage`),
 };
 
 /** The public page's address and the HTML that embeds it in another site. */

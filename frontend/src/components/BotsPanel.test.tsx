@@ -146,4 +146,74 @@ describe("bots panel", () => {
     await waitFor(() => expect(screen.getAllByTestId("bot-key")).toHaveLength(1));
     expect(calls.some((c) => c.method === "DELETE" && c.path === "/api/bots/shop-helper/keys/k_1")).toBe(true);
   });
+
+  it("shows today's usage and lists visitor conversations, opening one", async () => {
+    const calls = setup(
+      {
+        "GET /api/bots/shop-helper/usage": () =>
+          json({
+            days: [{ day: "2025-01-02", prompt_tokens: 900, completion_tokens: 300, total_tokens: 1200, turns: 3 }],
+            daily_token_budget: 50000,
+            tokens_today: 1200,
+            remaining_today: 48800,
+            resets_in_seconds: 3600,
+          }),
+        "GET /api/bots/shop-helper/conversations": () =>
+          json({
+            conversations: [
+              { id: "v_2", visitor: "visitor-b", created_at: "2025-01-02T10:00:00Z", updated_at: "2025-01-02T10:05:00Z", messages: 2, first_message: "Where is my order?" },
+              { id: "v_1", visitor: "visitor-a", created_at: "2025-01-01T10:00:00Z", updated_at: "2025-01-01T10:05:00Z", messages: 4, first_message: "Do you ship abroad?" },
+            ],
+          }),
+        "GET /api/bots/shop-helper/conversations/v_2": () =>
+          json({
+            id: "v_2",
+            visitor: "visitor-b",
+            created_at: "2025-01-02T10:00:00Z",
+            updated_at: "2025-01-02T10:05:00Z",
+            messages: [
+              { id: "m_1", role: "user", content: "Where is my order? <b>now</b>", status: "complete", created_at: "2025-01-02T10:00:00Z" },
+              { id: "m_2", role: "assistant", content: "It ships **tomorrow**. <img src=x onerror=alert(1)>", status: "complete", created_at: "2025-01-02T10:00:05Z" },
+            ],
+          }),
+      },
+      [BOT],
+    );
+    fireEvent.click(await screen.findByTestId("roles-manage"));
+    fireEvent.click(screen.getByTestId("roles-bots"));
+    expect((await screen.findByTestId("bot-usage")).textContent).toBe("Today: 1200 tokens (48800 left of 50000)");
+
+    fireEvent.click(screen.getByTestId("bot-transcripts-toggle"));
+    const panel = await screen.findByTestId("bot-transcripts");
+    await waitFor(() => expect(within(panel).getAllByTestId("bot-transcript-item")).toHaveLength(2));
+    const [first, second] = within(panel).getAllByTestId("bot-transcript-item");
+    expect(first.textContent).toContain("Where is my order?");
+    expect(first.textContent).toContain("visitor-b");
+    expect(second.textContent).toContain("4 messages");
+    expect(calls.some((c) => c.path === "/api/bots/shop-helper/conversations")).toBe(true);
+
+    fireEvent.click(first);
+    await waitFor(() => expect(within(panel).getAllByTestId("bot-transcript-message")).toHaveLength(2));
+    const [question, answer] = within(panel).getAllByTestId("bot-transcript-message");
+    expect(question.textContent).toBe("Where is my order? <b>now</b>");
+    expect(answer.querySelector("strong")?.textContent).toBe("tomorrow");
+    expect(answer.querySelector("img")).toBeNull();
+    expect(panel.querySelector("b")).toBeNull();
+
+    fireEvent.click(within(panel).getByTestId("bot-transcript-back"));
+    expect(within(panel).getAllByTestId("bot-transcript-item")).toHaveLength(2);
+  });
+
+  it("says when a bot has no daily budget", async () => {
+    setup(
+      {
+        "GET /api/bots/shop-helper/usage": () =>
+          json({ days: [], daily_token_budget: null, tokens_today: 75, remaining_today: null, resets_in_seconds: 100 }),
+      },
+      [{ ...BOT, daily_token_budget: null }],
+    );
+    fireEvent.click(await screen.findByTestId("roles-manage"));
+    fireEvent.click(screen.getByTestId("roles-bots"));
+    expect((await screen.findByTestId("bot-usage")).textContent).toBe("Today: 75 tokens (no daily budget)");
+  });
 });

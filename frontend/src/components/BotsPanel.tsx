@@ -1,6 +1,7 @@
 /**
  * "Published bots" in the roles dialog: the user's bots with their public link and embed
- * snippet, publishing on or off, deleting, and each bot's API keys. With `publishing` set it
+ * snippet, publishing on or off, deleting, each bot's API keys and, for a published bot, its
+ * usage today and its visitors' conversations. With `publishing` set it
  * first shows the form that publishes that role.
  */
 import { useCallback, useEffect, useState } from "react";
@@ -12,6 +13,7 @@ import { describeError } from "../errorText";
 import { useI18n } from "../i18n";
 import { BotKeys } from "./BotKeys";
 import { BotPublishForm } from "./BotPublishForm";
+import { BotTranscripts, BotUsage } from "./BotTranscripts";
 import { CopyButton } from "./CopyButton";
 
 interface Props {
@@ -26,6 +28,7 @@ export function BotsPanel({ publishing, onPublishDone }: Props) {
   const [unavailable, setUnavailable] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [keysOf, setKeysOf] = useState<string | null>(null);
+  const [talksOf, setTalksOf] = useState<string | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
 
   const problem = useCallback((err: unknown) => setError(describeError(err, t).text), [t]);
@@ -116,6 +119,7 @@ export function BotsPanel({ publishing, onPublishDone }: Props) {
                   <code data-testid="bot-embed">{links.embed}</code>
                   <CopyButton text={links.embed} label={t("botEmbedCopy")} testId="bot-embed-copy" />
                 </div>
+                {bot.published ? <BotUsage slug={bot.slug} /> : null}
                 <div className="bot-item-actions">
                   <button
                     type="button"
@@ -134,6 +138,17 @@ export function BotsPanel({ publishing, onPublishDone }: Props) {
                   >
                     {t("botKeys")}
                   </button>
+                  {bot.published ? (
+                    <button
+                      type="button"
+                      className="btn btn-small"
+                      data-testid="bot-transcripts-toggle"
+                      aria-expanded={talksOf === bot.slug}
+                      onClick={() => setTalksOf((s) => (s === bot.slug ? null : bot.slug))}
+                    >
+                      {t("botTranscripts")}
+                    </button>
+                  ) : null}
                   {confirming === bot.slug ? (
                     <>
                       <button type="button" className="btn btn-small btn-danger" data-testid="bot-delete-confirm" onClick={() => void remove(bot)}>
@@ -156,6 +171,7 @@ export function BotsPanel({ publishing, onPublishDone }: Props) {
                   )}
                 </div>
                 {keysOf === bot.slug ? <BotKeys slug={bot.slug} /> : null}
+                {bot.published && talksOf === bot.slug ? <BotTranscripts slug={bot.slug} /> : null}
               </li>
             );
           })}

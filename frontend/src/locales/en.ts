@@ -167,4 +167,12 @@ export const en = {
   botKeyRevokeNamed: "Revoke key {name}",
   botKeyName: "Key name",
   botKeyCreate: "Create key",
+  botTranscripts: "Conversations",
+  botTranscriptsNamed: "Visitor conversations of {slug}",
+  botTranscriptsNone: "No visitor conversations yet.",
+  botTranscriptBack: "Back to the list",
+  botTranscriptMeta: "{visitor} · {date} · {count} messages",
+  botTranscriptEmpty: "(no question)",
+  botUsageToday: "Today: {tokens} tokens ({left} left of {budget})",
+  botUsageNoBudget: "Today: {tokens} tokens (no daily budget)",
 };

@@ -169,4 +169,12 @@ export const ja: Record<keyof typeof en, string> = {
   botKeyRevokeNamed: "キー {name} を無効にする",
   botKeyName: "キーの名前",
   botKeyCreate: "キーを作成",
+  botTranscripts: "会話",
+  botTranscriptsNamed: "{slug} の訪問者との会話",
+  botTranscriptsNone: "訪問者との会話はまだありません。",
+  botTranscriptBack: "一覧に戻る",
+  botTranscriptMeta: "{visitor} · {date} · {count} 件のメッセージ",
+  botTranscriptEmpty: "（質問なし）",
+  botUsageToday: "今日: {tokens} トークン（上限 {budget} のうち残り {left}）",
+  botUsageNoBudget: "今日: {tokens} トークン（1 日の上限なし）",
 };
