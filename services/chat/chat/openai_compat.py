@@ -169,7 +169,8 @@ def _caller_messages(value) -> list[dict]:
         raise _invalid(f"'messages' holds at most {MAX_MESSAGES} messages.", "messages")
     messages = []
     for i, message in enumerate(value):
-        if not isinstance(message, dict) or message.get("role") not in CALLER_ROLES:
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str) \
+                or message["role"] not in CALLER_ROLES:
             raise _invalid(f"messages[{i}].role must be one of 'system', 'developer', 'user' or 'assistant'.",
                            f"messages[{i}].role")
         messages.append({"role": CALLER_ROLES[message["role"]], "content": _text(message.get("content"), i)})

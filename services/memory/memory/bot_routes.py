@@ -257,7 +257,7 @@ def bot_usage(slug: str):
 def list_transcripts(slug: str):
     owner = _owner()
     raw = request.args.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_TRANSCRIPTS:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_TRANSCRIPTS:
         raise ApiError(400, "invalid_parameter", f"'limit' must be an integer from 1 to {MAX_TRANSCRIPTS}.")
     return {"conversations": _bots().transcripts(owner, _slug(slug), int(raw))}
 

@@ -190,7 +190,7 @@ def record_usage():
 @bp.get("/usage")
 def get_usage():
     raw = request.args.get("days", "30")
-    if not raw.isdigit() or not 1 <= int(raw) <= 366:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 366:
         raise ApiError(400, "invalid_parameter", "'days' must be an integer from 1 to 366.")
     return {**_profile().usage(_user(), int(raw)), "limits": limits_now()}
 

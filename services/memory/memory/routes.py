@@ -76,7 +76,7 @@ def create_conversation():
 @bp.get("/conversations/<cid>")
 def get_conversation(cid: str):
     last = request.args.get("last")
-    if last is not None and (not last.isdigit() or int(last) < 1):
+    if last is not None and (not (last.isascii() and last.isdigit()) or int(last) < 1):
         raise ApiError(400, "invalid_parameter", "'last' must be a positive integer.")
     return _store().get_conversation(_user(), _conversation_id(cid), int(last) if last else None)
 
@@ -146,7 +146,7 @@ def _positive_arg(name: str, default: int | None, maximum: int) -> int | None:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
         raise ApiError(400, "invalid_parameter", f"'{name}' must be an integer from 1 to {maximum}.")
     return int(raw)
 
@@ -204,7 +204,7 @@ def message_page(cid: str):
     """A page of messages ending just before index `before` (default: the newest), oldest first."""
     cid = _conversation_id(cid)
     before = request.args.get("before")
-    if before is not None and not before.isdigit():
+    if before is not None and not (before.isascii() and before.isdigit()):
         raise ApiError(400, "invalid_parameter", "'before' must be a message index (an integer ≥ 0).")
     limit = _positive_arg("limit", 100, MAX_PAGE)
     return _store().message_page(_user(), cid, before=int(before) if before is not None else None, limit=limit)

@@ -72,3 +72,10 @@ def test_quotas_are_per_user_and_a_group_can_be_unlimited(client):
     cid = client.post("/api/conversations", json={}, headers=frank).json["id"]
     assert ask(client, frank, cid).status_code == 201
     assert client.get("/api/usage", headers=frank).json["limits"]["tokens_remaining_today"] == 100
+
+
+def test_non_ascii_digits_in_numbers_are_a_400_not_a_crash(client):
+    carol = as_member("carol-id")
+    for query in ("days=²", "days=١٢"):
+        response = client.get(f"/api/usage?{query}", headers=carol)
+        assert response.status_code == 400 and response.json["error"]["code"] == "invalid_parameter"
