@@ -7,7 +7,7 @@ PY_SOURCES := constraints.txt requirements-dev.txt terraform/scripts/checkov-req
 	libs/rolechat_common/pyproject.toml $(addsuffix /pyproject.toml,$(SERVICES))
 FRONTEND_SOURCES := $(shell find frontend/src frontend/index.html frontend/package.json frontend/package-lock.json frontend/vite.config.* -type f 2>/dev/null)
 
-.PHONY: run test test-python test-frontend bench install frontend clean
+.PHONY: run test test-python test-frontend bench bench-chaos install frontend clean
 
 # Without OPENAI_API_KEY the bundled local model answers; with it, OpenAI (or OPENAI_BASE_URL) does.
 run: install frontend
@@ -32,6 +32,10 @@ test-frontend:
 # Speed and capacity, side by side with a direct call to the same upstream (results in bench/results/).
 bench: install
 	$(BIN)/python -m bench
+
+# A fault drill under load: 1,000 streams, memory killed with SIGKILL halfway (results in bench/results/chaos.*).
+bench-chaos: install
+	$(BIN)/python -m bench.chaos
 
 install: $(VENV)/.installed frontend/node_modules/.installed
 

@@ -5,6 +5,12 @@ import pytest
 
 from tests.support.processes import RedisServer
 
+RUN_LAST = "tests/test_log_scan.py"  # it reads the logs of everything that ran before it
+
+
+def pytest_collection_modifyitems(session, config, items):
+    items.sort(key=lambda item: item.nodeid.startswith(RUN_LAST))  # a stable sort: the rest keep their order
+
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):

@@ -52,6 +52,7 @@ module "cognito" {
   self_sign_up  = var.self_sign_up
   mfa           = var.mfa
   session_hours = var.session_hours
+  api_client    = var.api_clients
 }
 
 module "redis" {
@@ -98,6 +99,7 @@ module "alb" {
   cognito_client_id       = module.cognito.client_id
   cognito_domain          = module.cognito.domain_prefix
   session_timeout_seconds = var.session_hours * 3600
+  bearer_api              = var.api_clients
 }
 
 module "edge" {
@@ -168,7 +170,7 @@ module "ecs" {
       COGNITO_ISSUER                  = module.cognito.issuer
       COGNITO_CLIENT_ID               = module.cognito.client_id
       COGNITO_JWKS_URL                = "${module.cognito.issuer}/.well-known/jwks.json"
-      COGNITO_API_CLIENT_IDS          = "" # bearer-token API clients: none yet
+      COGNITO_API_CLIENT_IDS          = join(",", module.cognito.api_client_ids)
       MAX_BODY_BYTES                  = "262144"
       ALB_TOKEN_LEEWAY_SECONDS        = "30"
       PROXY_READ_TIMEOUT_SECONDS      = "330"

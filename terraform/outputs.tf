@@ -42,3 +42,8 @@ output "alb_arn" {
   description = "The load balancer whose signed identity header the auth-proxy accepts (ALB_ARN)."
   value       = module.alb.arn
 }
+
+output "cognito_api_client_ids" {
+  description = "App clients programs sign in with to call /api with `Authorization: Bearer` (empty when api_clients is false)."
+  value       = module.cognito.api_client_ids
+}

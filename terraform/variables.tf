@@ -362,3 +362,9 @@ variable "limits_by_group" {
     error_message = "Each group limit must be a whole number of at least 1, or null for unlimited."
   }
 }
+
+variable "api_clients" {
+  type        = bool
+  description = "Let programs call /api with Cognito access tokens (`Authorization: Bearer`): creates an app client for them and a load-balancer rule that forwards such requests to the auth-proxy, which verifies the token."
+  default     = true
+}

@@ -202,7 +202,14 @@ def test_listener_rules_deny_api_and_authenticate_pages():
     assert listeners == [("aws_lb_listener", "https")]
     assert unquote(alb.resources[listeners[0]][0]["protocol"]) == "HTTPS"
     rules = {name for kind, name in alb.resources if kind == "aws_lb_listener_rule"}
-    assert rules == {"api", "oauth2", "published_bots"}, "no other way past sign-in"
+    assert rules == {"api", "oauth2", "published_bots", "bearer_api"}, "no other way past sign-in"
+    # without sign-in only with a bearer token, which the auth-proxy verifies (RS256, iss, token_use, client_id)
+    bearer = alb.resources[("aws_lb_listener_rule", "bearer_api")][0]
+    conditions = {next(iter(c)): c[next(iter(c))][0] for c in bearer["condition"]}
+    assert [unquote(v) for v in conditions["path_pattern"]["values"]] == ["/api/*"]
+    assert unquote(conditions["http_header"]["http_header_name"]) == "Authorization"
+    assert [unquote(v) for v in conditions["http_header"]["values"]] == ["Bearer *"]
+    assert [unquote(a["type"]) for a in bearer["action"]] == ["forward"]
 
 
 def test_only_the_published_bots_routes_skip_sign_in_and_they_come_first():

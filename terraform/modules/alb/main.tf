@@ -53,6 +53,12 @@ variable "cognito_domain" {
   description = "Hosted sign-in domain prefix."
 }
 
+variable "bearer_api" {
+  type        = bool
+  description = "Forward /api requests that carry `Authorization: Bearer` without Cognito sign-in: the auth-proxy verifies the Cognito access token itself."
+  default     = true
+}
+
 variable "session_timeout_seconds" {
   type        = number
   description = "Lifetime of the ALB's authentication session cookie."
@@ -237,6 +243,32 @@ resource "aws_lb_listener_rule" "published_bots" {
   condition {
     path_pattern {
       values = ["/api/public/*", "/v1/*"]
+    }
+  }
+
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.auth_proxy.arn
+  }
+}
+
+# Programs calling /api with a Cognito access token (`Authorization: Bearer`): the auth-proxy verifies
+# the token (RS256 from the pool's keys, issuer, token_use, client_id), so no sign-in action here.
+resource "aws_lb_listener_rule" "bearer_api" {
+  count        = var.bearer_api ? 1 : 0
+  listener_arn = aws_lb_listener.https.arn
+  priority     = 8
+
+  condition {
+    path_pattern {
+      values = ["/api/*"]
+    }
+  }
+
+  condition {
+    http_header {
+      http_header_name = "Authorization"
+      values           = ["Bearer *"]
     }
   }
 

@@ -26,6 +26,12 @@ variable "mfa" {
   description = "OFF, OPTIONAL or ON."
 }
 
+variable "api_client" {
+  type        = bool
+  description = "Create an app client for programs that call /api with Cognito access tokens."
+  default     = true
+}
+
 variable "session_hours" {
   type        = number
   description = "Lifetime of ID/access tokens (the ALB session is set separately)."
@@ -109,6 +115,32 @@ resource "aws_cognito_user_pool_client" "alb" {
     id_token      = "hours"
     refresh_token = "days"
   }
+}
+
+# Programs (scripts, other services) sign in with SRP and send the access token as
+# `Authorization: Bearer`; a public client (no secret), short-lived access tokens.
+resource "aws_cognito_user_pool_client" "api" {
+  count                         = var.api_client ? 1 : 0
+  name                          = "${var.name}-api"
+  user_pool_id                  = aws_cognito_user_pool.this.id
+  generate_secret               = false
+  prevent_user_existence_errors = "ENABLED"
+  enable_token_revocation       = true
+  explicit_auth_flows           = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+  access_token_validity         = 1
+  id_token_validity             = 1
+  refresh_token_validity        = 30
+
+  token_validity_units {
+    access_token  = "hours"
+    id_token      = "hours"
+    refresh_token = "days"
+  }
+}
+
+output "api_client_ids" {
+  description = "App clients whose access tokens the auth-proxy accepts as `Authorization: Bearer` (empty when api_client is off)."
+  value       = aws_cognito_user_pool_client.api[*].id
 }
 
 locals {

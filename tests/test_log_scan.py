@@ -1,8 +1,8 @@
 """The logs hold no secret: no upstream API key, token, cookie, signing secret or Authorization header.
 
-Named to run after the other fault drills (pytest runs files in name order), so it scans every
-stack log of the session so far: the drills' own stacks (killed, restarted and drained ones
-included) and the shared stack. It first sends the shared stack the kinds of requests a careless
+The root conftest.py runs this file after every other test, so it scans every stack log the whole
+session wrote: the fault drills' own stacks (killed, restarted and drained ones included), the
+fuzzed, limited and bot stacks, the services' own live tests, and the shared stack. It first sends the shared stack the kinds of requests a careless
 log line would leak: a sign-in, a turn, a provider error quoting the API key, forged tokens in
 every header that carries one, and a forged session cookie.
 """
