@@ -77,19 +77,30 @@ def flag(env: Env, name: str, default: bool) -> bool:
 
 
 def redis_settings(env: Env) -> dict:
-    """REDIS_URL (required) and REDIS_CLUSTER (MemoryDB and cluster-mode Redis), validated."""
+    """REDIS_URL (required), REDIS_CLUSTER (MemoryDB and cluster-mode Redis) and
+    REDIS_MAX_CONNECTIONS (per process), validated."""
     url = env.str("REDIS_URL")
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
-    return {"redis_url": url, "redis_cluster": flag(env, "REDIS_CLUSTER", False)}
+    return {"redis_url": url, "redis_cluster": flag(env, "REDIS_CLUSTER", False),
+            "redis_max_connections": env.int("REDIS_MAX_CONNECTIONS", 500, minimum=1, maximum=10000)}
 
 
-def redis_client(url: str, cluster: bool, **options):
-    """A Redis (or Redis Cluster) client with short timeouts: a stalled Redis fails fast."""
+def redis_client(url: str, cluster: bool, *, max_connections: int = 500, **options):
+    """A Redis (or Redis Cluster) client with short timeouts: a stalled Redis fails fast.
+
+    Every greenlet holds a connection while its command runs; under a burst more greenlets than
+    connections wait up to a few seconds for one (a blocking pool) instead of failing at once.
+    """
     import redis
+    from redis.backoff import NoBackoff
     from redis.cluster import RedisCluster
+    from redis.retry import Retry
 
     options = {"decode_responses": True, "socket_timeout": 5, "socket_connect_timeout": 2, **options}
     if cluster:
-        return RedisCluster.from_url(url, **options)
-    return redis.Redis.from_url(url, health_check_interval=30, retry_on_timeout=False, **options)
+        return RedisCluster.from_url(url, max_connections=max_connections, **options)
+    no_retry = Retry(NoBackoff(), 0)  # a failed command fails now: callers answer 503 or step aside
+    pool = redis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=5,
+                                                 health_check_interval=30, retry=no_retry, **options)
+    return redis.Redis(connection_pool=pool, retry=no_retry)

@@ -44,8 +44,9 @@ def create_app(config: Config | None = None) -> Flask:
         min_interval=config.unknown_kid_fetch_interval_seconds) if config.cognito_api_client_ids else None
     app.extensions["auth_proxy.http"] = http
     # Limits must not add a noticeable wait, and a stalled Redis must not stall the API.
-    app.extensions["auth_proxy.limiter"] = Limiter(redis_client(config.redis_url, config.redis_cluster,
-                                                                socket_timeout=0.5, socket_connect_timeout=0.5))
+    app.extensions["auth_proxy.limiter"] = Limiter(redis_client(
+        config.redis_url, config.redis_cluster, max_connections=config.redis_max_connections,
+        socket_timeout=0.5, socket_connect_timeout=0.5))
     if config.trusted_proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxy_hops, x_proto=0, x_host=0, x_port=0,
                                 x_prefix=0)

@@ -30,6 +30,7 @@ class Config:
     unknown_kid_fetch_interval_seconds: float = 10.0
     log_level: str = "INFO"
     redis_cluster: bool = False
+    redis_max_connections: int = 500
     limits: LimitPolicy = LimitPolicy()
     # Proxies in front whose X-Forwarded-For entries are trusted: 1 behind the ALB (or the local
     # edge), 2 behind CloudFront and the ALB. The client IP keys the anonymous routes' limits.

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import redis
 from flask import Flask
-from redis.cluster import RedisCluster
 
 from rolechat_common import identity, logs, web
+from rolechat_common.config import redis_client
 
 from .config import Config
 from .profile_store import ProfileStore
@@ -22,12 +22,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["MEMORY"] = config
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
 
-    options = dict(decode_responses=True, socket_timeout=5, socket_connect_timeout=2)
-    if config.redis_cluster:
-        client = RedisCluster.from_url(config.redis_url, **options)
-    else:
-        client = redis.Redis.from_url(config.redis_url, health_check_interval=30, retry_on_timeout=False,
-                                      **options)
+    client = redis_client(config.redis_url, config.redis_cluster, max_connections=config.redis_max_connections)
     app.extensions["memory.store"] = Store(client, max_conversations=config.max_conversations_per_user,
                                            max_messages=config.max_messages_per_conversation)
 

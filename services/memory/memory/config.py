@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rolechat_common.config import ConfigError, Env
+from rolechat_common.config import Env, redis_settings
 from rolechat_common.limits import LimitPolicy
 
 
@@ -33,15 +33,13 @@ class Config:
     # MemoryDB (and Redis in cluster mode) speaks only the cluster protocol; every multi-key
     # operation here stays inside one user's hash tag, so one slot.
     redis_cluster: bool = False
+    redis_max_connections: int = 500
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
         env = Env(environ)
-        redis_url = env.str("REDIS_URL")
-        if not redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
         return cls(
-            redis_url=redis_url,
+            **redis_settings(env),
             identity_secret=env.secret("INTERNAL_IDENTITY_SECRET"),
             max_conversations_per_user=env.int("MAX_CONVERSATIONS_PER_USER", 1000, minimum=1),
             max_messages_per_conversation=env.int("MAX_MESSAGES_PER_CONVERSATION", 50_000, minimum=2),
@@ -59,13 +57,5 @@ class Config:
             max_keys_per_bot=env.int("MAX_KEYS_PER_BOT", 20, minimum=1),
             log_level=env.str("LOG_LEVEL", "INFO"),
             limits=LimitPolicy.from_env(environ),
-            redis_cluster=_flag(env.str("REDIS_CLUSTER", "false"), "REDIS_CLUSTER"),
         )
 
-
-def _flag(value: str, name: str) -> bool:
-    if value.lower() in ("true", "1", "yes", "on"):
-        return True
-    if value.lower() in ("false", "0", "no", "off"):
-        return False
-    raise ConfigError(f"{name} must be true or false, got {value!r}")

@@ -3,7 +3,8 @@ import re
 import pytest
 
 from rolechat_common import identity
-from memory.config import Config, ConfigError
+from memory.config import Config
+from rolechat_common.config import ConfigError
 
 
 
