@@ -168,6 +168,9 @@ class Config:
     max_answer_tokens: int = 1024
     max_stream_seconds: float = 900.0
     upstream_read_timeout_seconds: float = 300.0
+    # Connections kept open to each model endpoint: one per concurrent answer, so a busy instance
+    # does not open a new TLS connection per answer (the SDK's own default keeps 100).
+    upstream_max_connections: int = 1000
     max_history_messages: int | None = None   # optional caps on top of the token budget
     max_history_chars: int | None = None
     context_summaries: bool = True
@@ -223,6 +226,7 @@ class Config:
             max_answer_tokens=env.int("MAX_ANSWER_TOKENS", 1024, minimum=1),
             max_stream_seconds=_positive(env, "MAX_STREAM_SECONDS", 900.0),
             upstream_read_timeout_seconds=_positive(env, "UPSTREAM_READ_TIMEOUT_SECONDS", 300.0),
+            upstream_max_connections=env.int("UPSTREAM_MAX_CONNECTIONS", 1000, minimum=1, maximum=20000),
             max_history_messages=_optional_int(env, "MAX_HISTORY_MESSAGES", minimum=0),
             max_history_chars=_optional_int(env, "MAX_HISTORY_CHARS", minimum=0),
             context_summaries=_switch(env, "CONTEXT_SUMMARIES", True),

@@ -28,11 +28,12 @@ class Upstream:
                 if entry.azure is not None:
                     endpoint, version, deployment = entry.azure
                     client = openai.AzureOpenAI(api_key=key, azure_endpoint=endpoint, api_version=version,
-                                                azure_deployment=deployment, max_retries=2, timeout=timeout)
+                                                azure_deployment=deployment, max_retries=2, timeout=timeout,
+                                                http_client=self._http_client(timeout))
                 else:
                     client = openai.OpenAI(api_key=key or self.config.openai_api_key,
                                            base_url=entry.base_url or self.config.openai_base_url,
-                                           max_retries=2, timeout=timeout)
+                                           max_retries=2, timeout=timeout, http_client=self._http_client(timeout))
                 self._clients[entry.id] = client
             return client
 
@@ -41,13 +42,20 @@ class Upstream:
         if self._client is None:
             with self._lock:
                 if self._client is None:
+                    timeout = httpx2.Timeout(self.config.upstream_read_timeout_seconds, connect=5.0)
                     self._client = openai.OpenAI(
                         api_key=self.config.openai_api_key,
                         base_url=self.config.openai_base_url,
                         max_retries=2,
-                        timeout=httpx2.Timeout(self.config.upstream_read_timeout_seconds, connect=5.0),
+                        timeout=timeout,
+                        http_client=self._http_client(timeout),
                     )
         return self._client
+
+    def _http_client(self, timeout) -> httpx2.Client:
+        size = self.config.upstream_max_connections
+        limits = httpx2.Limits(max_connections=size, max_keepalive_connections=size, keepalive_expiry=30.0)
+        return openai.DefaultHttpxClient(limits=limits, timeout=timeout)
 
 
 def describe_error(exc: Exception, *, partial: bool = False) -> tuple[str, str]:
