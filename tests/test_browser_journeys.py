@@ -96,33 +96,66 @@ def test_escape_stops_and_shift_enter_adds_a_line(page, fake):
     assert body_text(page.get_by_test_id("message-user").last) == "line one\nline two"
 
 
-def test_regenerate_edit_and_resend_and_copy(page, fake):
+def texts(page, testid: str) -> list[str]:
+    return [body_text(m) for m in page.get_by_test_id(testid).all()]
+
+
+def wait_for_last_answer(page, text: str) -> None:
+    page.wait_for_function(
+        """(text) => { const all = document.querySelectorAll('[data-testid="message-assistant"]');
+               const last = all[all.length - 1];
+               return last && last.dataset.status === 'complete' && last.innerText.includes(text); }""",
+        arg=text, timeout=15_000)
+
+
+def test_regenerate_edit_and_resend_and_copy(page, stack, fake):
     fake.configure(answer="Four.")
     send(page, "What is 2+2?")
     wait_for_answers(page, 1)
     assert page.get_by_test_id("message-model").last.inner_text() == "gpt-4o-mini"
+    cid = page.get_by_test_id("conversation-item").first.get_attribute("data-id")
 
-    # Regenerate: the same question again as a new turn, a second answer below.
+    def stored() -> list[tuple[str, str]]:
+        messages = page.context.request.get(f"{stack.edge}/api/conversations/{cid}").json()["messages"]
+        return [(m["role"], m["content"]) for m in messages]
+
+    # Regenerate: the same question again, in place: the old answer is replaced, not repeated.
     fake.configure(answer="It is four.")
     page.get_by_test_id("regenerate").click()
-    wait_for_answers(page, 2)
-    assert [body_text(m) for m in page.get_by_test_id("message-user").all()] == ["What is 2+2?", "What is 2+2?"]
-    assert fake.completion_requests()[-1]["messages"][-1] == {"role": "user", "content": "What is 2+2?"}
+    wait_for_last_answer(page, "It is four.")
+    wait_for_answers(page, 1)
+    assert texts(page, "message-user") == ["What is 2+2?"]
+    assert texts(page, "message-assistant") == ["It is four."]
+    assert fake.completion_requests()[-1]["messages"] == [{"role": "user", "content": "What is 2+2?"}]
     assert page.get_by_test_id("regenerate").count() == 1  # only on the latest answer
+    assert stored() == [("user", "What is 2+2?"), ("assistant", "It is four.")]
 
-    # Edit the first question and send it as a new turn.
+    # A second exchange, then edit the first question: everything after it disappears.
+    fake.configure(answer="Ten.")
+    send(page, "What is 5+5?")
+    wait_for_answers(page, 2)
+    fake.configure(answer="Six.")
     first = page.get_by_test_id("message-user").first
     first.get_by_test_id("edit-message").click()
     page.get_by_test_id("edit-input").fill("What is 3+3?")
     page.get_by_test_id("edit-send").click()
-    wait_for_answers(page, 3)
-    assert body_text(page.get_by_test_id("message-user").last) == "What is 3+3?"
-    assert fake.completion_requests()[-1]["messages"][-1] == {"role": "user", "content": "What is 3+3?"}
+    wait_for_last_answer(page, "Six.")
+    wait_for_answers(page, 1)
+    assert texts(page, "message-user") == ["What is 3+3?"]
+    assert texts(page, "message-assistant") == ["Six."]
+    assert fake.completion_requests()[-1]["messages"] == [{"role": "user", "content": "What is 3+3?"}]
+    assert stored() == [("user", "What is 3+3?"), ("assistant", "Six.")]
+
+    # After a reload the same history comes back: no duplicate question, no old answer.
+    page.reload()
+    page.get_by_test_id("conversation-item").first.locator(".conversation-open").click()
+    wait_for_answers(page, 1)
+    assert texts(page, "message-user") == ["What is 3+3?"]
 
     # Copy a message.
     page.get_by_test_id("message-assistant").first.get_by_test_id("copy-message").click()
     page.wait_for_function("() => document.querySelector('[data-copied]') !== null")
-    assert page.evaluate("navigator.clipboard.readText()") == "Four."
+    assert page.evaluate("navigator.clipboard.readText()") == "Six."
 
 
 def test_code_blocks_are_highlighted_and_copyable(page, fake):

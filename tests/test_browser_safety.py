@@ -66,8 +66,9 @@ def test_upstream_failure_offers_retry(page, fake):
     assert "try again" in answer.inner_text()
     screenshot(page, "upstream-failure")
     answer.get_by_test_id("regenerate").click()  # labelled Retry on a failed answer
-    wait_for_answers(page, 2)
+    wait_for_answers(page, 1)  # the failed answer is replaced in place, not followed by a second one
     assert "Are you there?" in body_text(page.get_by_test_id("message-assistant").last)
+    assert [body_text(m) for m in page.get_by_test_id("message-user").all()] == ["Are you there?"]
 
 
 def test_rate_limited_says_when_to_retry(page, fake):

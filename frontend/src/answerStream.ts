@@ -3,6 +3,10 @@
  * at once, the assistant's bubble as soon as the stream opens, deltas appended once per
  * animation frame (however fast they arrive), then the stored copies from the `done` event
  * (or a status when it ends early).
+ *
+ * With `replaces` (a user message's server id: edit and resend, regenerate), that message and
+ * every one after it leave the list at once and the new question takes their place; if the
+ * server refuses the request, nothing was removed there and the previous list comes back.
  */
 import type { Dispatch, SetStateAction } from "react";
 import { sendMessage } from "./api/client";
@@ -12,7 +16,7 @@ import type { UiMessage } from "./chatState";
 import type { Translate } from "./i18n";
 
 export type TurnResult =
-  /** Refused before any streaming: nothing was stored, the user bubble is removed again. */
+  /** Refused before any streaming: nothing was stored (or removed); the list is as it was before. */
   | { kind: "refused"; error: ApiError }
   | { kind: "done"; text: string }
   | { kind: "failed" | "interrupted" | "stopped" };
@@ -20,19 +24,33 @@ export type TurnResult =
 const frame: (cb: () => void) => void =
   typeof requestAnimationFrame === "function" ? (cb) => requestAnimationFrame(cb) : (cb) => setTimeout(cb, 16);
 
+export interface StreamOptions {
+  /** The model expected to answer, shown on the answer while it streams. */
+  model?: string;
+  /** The message URL, when not the signed-in conversation's (the public bot page). */
+  url?: string;
+  /** The server id of the user message this one replaces, with everything after it. */
+  replaces?: string;
+  /** That message's key in the list, when it is shown without its server id. */
+  replacesKey?: string;
+}
+
 export async function streamAnswer(
   conversationId: string,
   content: string,
   signal: AbortSignal,
   setMessages: Dispatch<SetStateAction<UiMessage[]>>,
   t: Translate,
-  model?: string,
-  /** The message URL, when not the signed-in conversation's (the public bot page). */
-  url?: string,
+  { model, url, replaces, replacesKey }: StreamOptions = {},
 ): Promise<TurnResult> {
   const userKey = localKey();
   const botKey = localKey();
-  setMessages((list) => [...list, { key: userKey, role: "user", content, status: "complete" }]);
+  let previous: UiMessage[] | null = null; // the list before a replacement, to restore on refusal
+  setMessages((list) => {
+    const at = replaces ? list.findIndex((m) => m.id === replaces || (replacesKey && m.key === replacesKey)) : -1;
+    if (at >= 0) previous = list;
+    return [...(at >= 0 ? list.slice(0, at) : list), { key: userKey, role: "user", content, status: "complete" }];
+  });
 
   let opened = false;
   const open = () => {
@@ -62,6 +80,7 @@ export async function streamAnswer(
     const outcome = await sendMessage(conversationId, content, {
       signal,
       url,
+      replaces,
       onOpen: open,
       onDelta: (text) => {
         open();
@@ -95,7 +114,8 @@ export async function streamAnswer(
       return { kind: "stopped" };
     }
     if (!opened && err instanceof ApiError && err.code !== NETWORK_ERROR) {
-      setMessages((list) => list.filter((m) => m.key !== userKey));
+      // Updaters run in order: `previous` is set by the time this one runs.
+      setMessages((list) => previous ?? list.filter((m) => m.key !== userKey));
       return { kind: "refused", error: err };
     }
     end("interrupted", err instanceof ApiError && err.code === NETWORK_ERROR && !opened ? t("errorNetwork") : t("errorStreamCut"));

@@ -54,6 +54,16 @@ export function settle(list: UiMessage[], key: string, stored: Message | undefin
   return updateByKey(list, key, (m) => ({ ...fromServer(stored), key: m.key, error: m.error }));
 }
 
+/**
+ * The server id of a user message shown without one (its answer ended without the server's
+ * copies: stopped, cut, failed), from the stored list: the same place, role and text.
+ */
+export function serverIdOf(list: UiMessage[], key: string, stored: Message[]): string | undefined {
+  const at = list.findIndex((m) => m.key === key);
+  const match = at >= 0 ? stored[at] : undefined;
+  return match && match.role === "user" && match.content === list[at].content ? match.id : undefined;
+}
+
 /** Newest first, by `updated_at` (ISO strings in UTC compare as text). */
 export function sortConversations(list: Conversation[]): Conversation[] {
   return [...list].sort((a, b) => (a.updated_at < b.updated_at ? 1 : a.updated_at > b.updated_at ? -1 : 0));

@@ -107,6 +107,8 @@ export interface SendCallbacks {
   signal: AbortSignal;
   /** Where to post the message, when not the signed-in `/api/conversations/{id}/messages`. */
   url?: string;
+  /** The id of the user message this one replaces, with every message after it (edit, regenerate). */
+  replaces?: string;
   onOpen?: () => void;
   onDelta: (text: string) => void;
 }
@@ -124,7 +126,7 @@ export async function sendMessage(
   await streamSse(cb.url ?? `/api/conversations/${enc(conversationId)}/messages`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ content }),
+    body: JSON.stringify(cb.replaces ? { content, replaces: cb.replaces } : { content }),
     signal: cb.signal,
     onOpen: cb.onOpen,
     onEvent: (ev) => {

@@ -7,9 +7,10 @@ import { api } from "../api/client";
 import { ApiError } from "../api/errors";
 import { streamAnswer } from "../answerStream";
 import type { Conversation, ModelCatalog } from "../api/types";
-import { fromServer } from "../chatState";
+import { fromServer, serverIdOf } from "../chatState";
 import type { UiMessage } from "../chatState";
 import { describeError } from "../errorText";
+import { useConversationSettings } from "../hooks/useConversationSettings";
 import { useConversations } from "../hooks/useConversations";
 import { useMessageActions, usePinnedIds } from "../hooks/useMessageActions";
 import { usePins } from "../hooks/usePins";
@@ -20,7 +21,6 @@ import { ErrorBanner } from "./ErrorBanner";
 import type { Banner } from "./ErrorBanner";
 import { Messages } from "./Messages";
 import { PinsPanel } from "./PinsPanel";
-import type { SaveState } from "./RoleBox";
 import { RolePanel } from "./RolePanel";
 import { useRoles } from "../hooks/useRoles";
 import { useRoleChoice } from "../hooks/useRoleChoice";
@@ -39,9 +39,6 @@ export function Chat({ onAuthLost }: Props) {
   const [messages, setMessages] = useState<UiMessage[]>([]);
   const [convLoading, setConvLoading] = useState(false);
   const [viewKey, setViewKey] = useState(0);
-  const [instructions, setInstructions] = useState("");
-  const [model, setModel] = useState("");
-  const [saveState, setSaveState] = useState<SaveState>("idle");
   const [draft, setDraft] = useState("");
   const [streaming, setStreaming] = useState(false);
   const [banner, setBanner] = useState<Banner | null>(null);
@@ -71,6 +68,8 @@ export function Chat({ onAuthLost }: Props) {
   const list = useConversations(failQuietly, t("untitled"));
   const pins = usePins(current?.id ?? null, failQuietly);
   const roles = useRoles(failQuietly, lang);
+  const settings = useConversationSettings(currentRef, { upsert: list.upsert, setCurrent }, failQuietly);
+  const { instructions, model, setModel } = settings;
   const role = useRoleChoice(currentRef, { upsert: list.upsert, setCurrent, setModel }, failQuietly);
 
   const refreshList = useCallback(async () => {
@@ -105,10 +104,8 @@ export function Chat({ onAuthLost }: Props) {
     loadSeq.current += 1;
     setCurrent(conv);
     setMessages([]);
-    setInstructions(conv?.instructions ?? "");
+    settings.show(conv, catalog.default || catalog.models[0]?.id || "");
     role.setRoleId(conv?.role_id ?? "");
-    setModel(conv ? conv.model ?? "" : catalog.default || catalog.models[0]?.id || "");
-    setSaveState("idle");
     setBanner(null);
     setViewKey((k) => k + 1);
     setSidebarOpen(false);
@@ -129,9 +126,8 @@ export function Chat({ onAuthLost }: Props) {
       const { messages: stored, ...conv } = await api.getConversation(id);
       if (seq !== loadSeq.current) return;
       setCurrent(conv);
-      setInstructions(conv.instructions ?? "");
+      settings.show(conv);
       role.setRoleId(conv.role_id ?? "");
-      setModel(conv.model ?? "");
       setMessages((stored ?? []).map(fromServer));
     } catch (err) {
       if (seq !== loadSeq.current) return;
@@ -153,45 +149,18 @@ export function Chat({ onAuthLost }: Props) {
     if (isCurrent(conv.id)) newChat();
   };
 
-  const saveInstructions = async () => {
-    const conv = currentRef.current;
-    if (!conv || instructions === (conv.instructions ?? "") || saveState === "saving") return;
-    setSaveState("saving");
-    try {
-      const updated = await api.updateConversation(conv.id, { instructions });
-      list.upsert(updated);
-      if (!isCurrent(updated.id)) return;
-      setCurrent(updated);
-      setSaveState("saved");
-    } catch (err) {
-      if (isCurrent(conv.id)) setSaveState("idle");
-      fail(err);
-    }
-  };
-
-  const changeModel = async (id: string) => {
-    setModel(id);
-    const conv = currentRef.current;
-    if (!conv || conv.model === id) return;
-    try {
-      const updated = await api.updateConversation(conv.id, { model: id });
-      list.upsert(updated);
-      if (isCurrent(updated.id)) setCurrent(updated);
-    } catch (err) {
-      if (isCurrent(conv.id)) setModel(conv.model);
-      fail(err);
-    }
-  };
-
-  /** One turn: `content` as a new user message, and its streamed answer. */
-  const turn = async (content: string, fromComposer: boolean) => {
+  /**
+   * One turn: `content` as a new user message, and its streamed answer. With `replacing` (edit
+   * and resend, regenerate), that user message and everything after it give way to it.
+   */
+  const turn = async (content: string, fromComposer: boolean, replacing?: UiMessage) => {
     if (!content || abortRef.current) return;
     const controller = new AbortController();
     const seq = loadSeq.current;
     abortRef.current = controller;
     setStreaming(true);
     setBanner(null);
-    const again = () => void turn(content, fromComposer);
+    const again = () => void turn(content, fromComposer, replacing);
     try {
       let conv = currentRef.current;
       try {
@@ -212,9 +181,21 @@ export function Chat({ onAuthLost }: Props) {
       } catch (err) {
         return fail(err, again);
       }
+      let replaces = replacing?.id;
+      if (replacing && !replaces) {
+        // Its answer ended without the server's copies: learn its id (else it is asked anew).
+        try {
+          replaces = serverIdOf(messages, replacing.key, (await api.getConversation(conv.id)).messages ?? []);
+        } catch (err) {
+          return fail(err, again);
+        }
+      }
       if (controller.signal.aborted) return;
       if (fromComposer) setDraft((d) => (d.trim() === content ? "" : d));
-      const result = await streamAnswer(conv.id, content, controller.signal, setMessages, t, conv.model || model);
+      const result = await streamAnswer(conv.id, content, controller.signal, setMessages, t, {
+        model: conv.model || model,
+        ...(replaces ? { replaces, replacesKey: replacing?.key } : {}),
+      });
       if (result.kind === "refused") {
         // Nothing was stored: the text goes back to the composer.
         if (fromComposer && isCurrent(conv.id)) setDraft((d) => d || content);
@@ -261,7 +242,7 @@ export function Chat({ onAuthLost }: Props) {
           onToggleSidebar={() => setSidebarOpen((o) => !o)}
           catalog={catalog}
           model={model}
-          onModel={(id) => void changeModel(id)}
+          onModel={(id) => void settings.changeModel(id)}
           streaming={streaming}
           pins={pins.supported && persisted ? { count: pins.pins.length, open: pinsOpen, toggle: () => setPinsOpen((o) => !o) } : null}
         />
@@ -271,14 +252,11 @@ export function Chat({ onAuthLost }: Props) {
           roleId={role.roleId}
           onRole={(id) => void role.choose(id)}
           instructions={instructions}
-          onInstructions={(v) => {
-            setInstructions(v);
-            setSaveState("idle");
-          }}
-          onSave={() => void saveInstructions()}
+          onInstructions={settings.editInstructions}
+          onSave={() => void settings.saveInstructions()}
           persisted={persisted}
           dirty={dirty}
-          saveState={saveState}
+          saveState={settings.saveState}
         />
         {banner ? <ErrorBanner banner={banner} onDismiss={() => setBanner(null)} /> : null}
         <RoleNamesContext.Provider value={roles.names}>

@@ -21,8 +21,10 @@ function msg(id: string, role: Message["role"], content: string): Message {
 }
 
 let counter = 0;
+let lastUserId = "";
 function answer(call: RecordedCall): Response {
   counter += 1;
+  lastUserId = `m_u${counter}`;
   const content = (call.body as { content: string }).content;
   const text = `Answer to ${content}`;
   return new Response(
@@ -58,26 +60,112 @@ async function openReturns() {
   await waitFor(() => expect(screen.getAllByTestId("message-assistant")).toHaveLength(1));
 }
 
+const bodyOf = (el: HTMLElement) => within(el).getByTestId("message-body").textContent;
+
 const posts = (calls: RecordedCall[]) =>
   calls.filter((c) => c.method === "POST" && c.path.endsWith("/messages")).map((c) => c.body);
 
 describe("message actions", () => {
-  it("regenerates by asking the last question again, and edits a question into a new turn", async () => {
+  it("regenerates in place: the last exchange is replaced, not repeated", async () => {
     const calls = setup();
     await openReturns();
     expect(screen.getAllByTestId("regenerate")).toHaveLength(1);
     fireEvent.click(screen.getByTestId("regenerate"));
+    await waitFor(() => expect(bodyOf(screen.getByTestId("message-assistant"))).toBe("Answer to What is the return window?"));
+    expect(posts(calls)).toEqual([{ content: "What is the return window?", replaces: "m_1" }]);
+    expect(screen.getAllByTestId("message-user").map(bodyOf)).toEqual(["What is the return window?"]);
+    expect(screen.getAllByTestId("message-assistant")).toHaveLength(1);
+    expect(screen.getAllByTestId("regenerate")).toHaveLength(1);
+  });
+
+  it("edits a question in place: the messages after it disappear, the stored ids are used next time", async () => {
+    const calls = setup({
+      "GET /api/conversations/c_1": () =>
+        json({
+          ...OPEN,
+          messages: [
+            msg("m_1", "user", "What is the return window?"),
+            msg("m_2", "assistant", "It is **30 days**."),
+            msg("m_3", "user", "And for gifts?"),
+            msg("m_4", "assistant", "Also 30 days."),
+          ],
+        }),
+    });
+    const item = await screen.findByTestId("conversation-item");
+    fireEvent.click(within(item).getByText("Returns"));
     await waitFor(() => expect(screen.getAllByTestId("message-assistant")).toHaveLength(2));
-    expect(posts(calls)).toEqual([{ content: "What is the return window?" }]);
 
     fireEvent.click(within(screen.getAllByTestId("message-user")[0]).getByTestId("edit-message"));
     const box = screen.getByTestId("edit-input");
     fireEvent.change(box, { target: { value: "And for sale items?" } });
     fireEvent.keyDown(box, { key: "Enter" });
-    await waitFor(() => expect(screen.getAllByTestId("message-assistant")).toHaveLength(3));
-    expect(posts(calls)[1]).toEqual({ content: "And for sale items?" });
-    expect(screen.getAllByTestId("message-user")[0].textContent).toContain("What is the return window?");
-    expect(screen.getAllByTestId("regenerate")).toHaveLength(1);
+    await waitFor(() => expect(bodyOf(screen.getByTestId("message-assistant"))).toBe("Answer to And for sale items?"));
+    expect(posts(calls)).toEqual([{ content: "And for sale items?", replaces: "m_1" }]);
+    expect(screen.getAllByTestId("message-user").map(bodyOf)).toEqual(["And for sale items?"]);
+
+    // The new question now carries the id the server gave it: editing it again replaces it.
+    const storedId = lastUserId;
+    fireEvent.click(screen.getByTestId("edit-message"));
+    fireEvent.change(screen.getByTestId("edit-input"), { target: { value: "And for gift cards?" } });
+    fireEvent.click(screen.getByTestId("edit-send"));
+    await waitFor(() => expect(bodyOf(screen.getByTestId("message-assistant"))).toBe("Answer to And for gift cards?"));
+    expect(posts(calls)[1]).toEqual({ content: "And for gift cards?", replaces: storedId });
+    expect(screen.getAllByTestId("message-user")).toHaveLength(1);
+  });
+
+  it("restores the previous view and shows why when the server refuses a replacement", async () => {
+    let refusal: Response | null = null;
+    const calls = setup({ "POST /api/conversations/c_1/messages": (call) => refusal ?? answer(call) });
+    await openReturns();
+    const before = () => [...screen.getAllByTestId(/^message-(user|assistant)$/)].map(bodyOf);
+    const shown = before();
+
+    refusal = new Response(JSON.stringify({ error: { code: "rate_limited", message: "Slow down." } }), {
+      status: 429,
+      headers: { "Content-Type": "application/json", "Retry-After": "30" },
+    });
+    fireEvent.click(screen.getByTestId("regenerate"));
+    expect((await screen.findByTestId("error-banner")).textContent).toContain("30");
+    expect(before()).toEqual(shown);
+    expect(screen.getAllByTestId("message-assistant")).toHaveLength(1);
+
+    refusal = apiError(404, "message_not_found", "No such question in this conversation; reload it and try again.");
+    fireEvent.click(screen.getByTestId("edit-message"));
+    fireEvent.change(screen.getByTestId("edit-input"), { target: { value: "Something else" } });
+    fireEvent.click(screen.getByTestId("edit-send"));
+    await waitFor(() => expect(screen.getByTestId("error-banner").textContent).toContain("No such question"));
+    expect(before()).toEqual(shown);
+    expect(posts(calls)).toEqual([
+      { content: "What is the return window?", replaces: "m_1" },
+      { content: "Something else", replaces: "m_1" },
+    ]);
+  });
+
+  it("retries a failed answer in place, learning the question's id from the server", async () => {
+    let failNext = true;
+    const stored = [msg("m_1", "user", "What is the return window?"), msg("m_2", "assistant", "It is **30 days**.")];
+    const calls = setup({
+      "GET /api/conversations/c_1": () => json({ ...OPEN, messages: stored }),
+      "POST /api/conversations/c_1/messages": (call) => {
+        if (!failNext) return answer(call);
+        failNext = false;
+        stored.push(msg("m_3", "user", "Gift wrap?"), { ...msg("m_4", "assistant", ""), status: "failed" });
+        return new Response(sseEvent("error", { code: "upstream_error", message: "The provider failed." }), {
+          headers: { "Content-Type": "text/event-stream" },
+        });
+      },
+    });
+    await openReturns();
+    const input = screen.getByTestId("composer-input");
+    fireEvent.change(input, { target: { value: "Gift wrap?" } });
+    fireEvent.keyDown(input, { key: "Enter" });
+    await waitFor(() => expect(screen.getAllByTestId("message-assistant")[1].getAttribute("data-status")).toBe("failed"));
+
+    fireEvent.click(screen.getByTestId("regenerate")); // "Retry" on the failed answer
+    await waitFor(() => expect(bodyOf(screen.getAllByTestId("message-assistant")[1])).toBe("Answer to Gift wrap?"));
+    expect(posts(calls)).toEqual([{ content: "Gift wrap?" }, { content: "Gift wrap?", replaces: "m_3" }]);
+    expect(screen.getAllByTestId("message-user").map(bodyOf)).toEqual(["What is the return window?", "Gift wrap?"]);
+    expect(screen.getAllByTestId("message-assistant")).toHaveLength(2);
   });
 
   it("Escape cancels an edit without sending", async () => {

@@ -91,8 +91,10 @@ describe("Markdown rendering of model output", () => {
     expect(a?.getAttribute("rel")).toContain("noreferrer");
   });
 
-  it("highlights fenced code of a known language into spans, and leaves unknown ones plain", () => {
+  it("highlights fenced code of a known language into spans, and leaves unknown ones plain", async () => {
     const el = renderMarkdown("```python\ndef f(x):\n    return 'hi'  # note\n```\n\n```klingon\nqaStaH nuq\n```");
+    // The highlighter arrives as a chunk of its own: the code is plain text until then.
+    await waitFor(() => expect(el.querySelector("pre code.hljs")).not.toBeNull());
     const [python, other] = Array.from(el.querySelectorAll("pre code"));
     expect(python.classList.contains("hljs")).toBe(true);
     expect(python.querySelector(".hljs-keyword")?.textContent).toBe("def");
@@ -103,8 +105,9 @@ describe("Markdown rendering of model output", () => {
     expect(other.textContent).toBe("qaStaH nuq\n");
   });
 
-  it("keeps hostile code inside a highlighted block as text", () => {
+  it("keeps hostile code inside a highlighted block as text", async () => {
     const el = renderMarkdown("```html\n<script>window.pwned = 1</script><img src=x onerror=alert(1)>\n```");
+    await waitFor(() => expect(el.querySelector("pre code .hljs-tag")).not.toBeNull());
     expect(el.querySelector("script")).toBeNull();
     expect(el.querySelector("img")).toBeNull();
     expect(el.querySelector("pre code")?.textContent).toContain("<script>window.pwned = 1</script>");

@@ -4,13 +4,14 @@
  * plain text; no rehype-raw), URLs go through react-markdown's safe-protocol filter, and
  * images are shown as links instead of being loaded (no remote fetches from model output).
  * Fenced code is highlighted into React elements (see ../highlight.ts) and has a copy button.
+ * The highlighter (highlight.js grammars) is a chunk of its own, loaded the first time a message
+ * holds fenced code; until it arrives the code shows plain.
  */
-import { memo, useState } from "react";
+import { memo, useEffect, useState } from "react";
 import type { ComponentPropsWithoutRef, ReactNode } from "react";
 import ReactMarkdown from "react-markdown";
-import type { Components } from "react-markdown";
+import type { Components, Options } from "react-markdown";
 import remarkGfm from "remark-gfm";
-import { rehypeHighlightCode } from "../highlight";
 import { useI18n } from "../i18n";
 
 function textOf(node: ReactNode): string {
@@ -74,9 +75,44 @@ const components: Components = {
 };
 
 const remarkPlugins = [remarkGfm];
-const rehypePlugins = [rehypeHighlightCode];
+type Plugins = NonNullable<Options["rehypePlugins"]>;
+const noPlugins: Plugins = [];
+let highlighting: Plugins | null = null; // once loaded, shared by every message
+let loading: Promise<Plugins> | null = null;
+
+function loadHighlighter(): Promise<Plugins> {
+  loading ??= import("../highlight").then(
+    (module) => (highlighting = [module.rehypeHighlightCode]),
+    (err: unknown) => {
+      loading = null; // a failed download is tried again by the next message with code
+      throw err;
+    },
+  );
+  return loading;
+}
+
+const FENCE = /^ {0,3}(```|~~~)/m;
+
+/** The highlighting plugins, once loaded; loads them when `text` has fenced code. */
+function useHighlighting(text: string): Plugins {
+  const needed = FENCE.test(text);
+  const [plugins, setPlugins] = useState<Plugins | null>(highlighting);
+  useEffect(() => {
+    if (!needed || plugins) return;
+    let live = true;
+    loadHighlighter().then(
+      (loaded) => live && setPlugins(loaded),
+      () => undefined, // the code stays plain
+    );
+    return () => {
+      live = false;
+    };
+  }, [needed, plugins]);
+  return (needed && (plugins ?? highlighting)) || noPlugins;
+}
 
 function MarkdownView({ text }: { text: string }) {
+  const rehypePlugins = useHighlighting(text);
   return (
     <div className="markdown">
       <ReactMarkdown remarkPlugins={remarkPlugins} rehypePlugins={rehypePlugins} components={components}>

@@ -11,9 +11,9 @@ import { CopyButton } from "./CopyButton";
 import { useRoleName } from "../roleNames";
 
 export interface MessageActions {
-  /** Sends edited text as a new turn. */
-  edit: (text: string) => void;
-  /** Sends the last user message's text again as a new turn. */
+  /** Sends edited text in place of `message`: it and every message after it are replaced. */
+  edit: (message: UiMessage, text: string) => void;
+  /** Asks the last question again: the last answer is replaced by a new one. */
   regenerate: () => void;
   /** Pins the whole message, or an excerpt of it. */
   pin: (message: UiMessage, excerpt?: string) => void;
@@ -45,7 +45,7 @@ function MessageView({ message, last, busy, pinsEnabled, pinned, selection, acti
     const text = (editing ?? "").trim();
     if (!text || busy) return;
     setEditing(null);
-    actions.edit(text);
+    actions.edit(message, text);
   };
   const onEditKey = (e: KeyboardEvent<HTMLTextAreaElement>) => {
     if (e.key === "Escape") {

@@ -131,7 +131,7 @@ export function PublicBotPage({ slug }: { slug: string }) {
       }
       if (controller.signal.aborted) return;
       setDraft((d) => (d.trim() === content ? "" : d));
-      const result = await streamAnswer(id, content, controller.signal, setMessages, t, undefined, publicApi.messagesUrl(slug, id));
+      const result = await streamAnswer(id, content, controller.signal, setMessages, t, { url: publicApi.messagesUrl(slug, id) });
       if (result.kind === "refused") {
         if (result.error.status === 404 && convRef.current === id) {
           // The conversation is gone (expired): the next question starts a new one.

@@ -5,7 +5,8 @@ import type { UiMessage } from "../chatState";
 import type { MessageActions } from "../components/Message";
 import { useI18n } from "../i18n";
 
-type Turn = (content: string, fromComposer: boolean) => Promise<void>;
+/** A turn; with `replacing`, that user message and everything after it give way to `content`. */
+type Turn = (content: string, fromComposer: boolean, replacing?: UiMessage) => Promise<void>;
 
 export function useMessageActions(
   turn: Turn,
@@ -19,11 +20,11 @@ export function useMessageActions(
   // Stable for the whole conversation, so memoised messages are not re-rendered by it.
   return useMemo<MessageActions>(
     () => ({
-      edit: (text) => void latest.current.turn(text, false),
-      // The server keeps every answer, so Regenerate asks the same question again as a new turn.
+      edit: (message, text) => void latest.current.turn(text, false, message),
+      // The same question again, in place of itself: the last exchange is replaced, not repeated.
       regenerate: () => {
         const lastUser = [...latest.current.messages].reverse().find((m) => m.role === "user");
-        if (lastUser) void latest.current.turn(lastUser.content, false);
+        if (lastUser) void latest.current.turn(lastUser.content, false, lastUser);
       },
       pin: (message, excerpt) => {
         if (!message.id) return;

@@ -65,9 +65,19 @@ class MemoryClient:
         return self._call("POST", f"/api/conversations/{quote(cid, safe='')}/messages", who, request_id, message,
                           connect_retries=4 if patient else 1, unavailable_retries=2 if patient else 0)
 
-    def context_source(self, who: ident.Identity, cid: str, *, request_id: str, limit: int) -> dict:
-        return self._call("GET", f"/api/conversations/{quote(cid, safe='')}/context-source?"
-                                 f"{urlencode({'limit': limit})}", who, request_id)
+    def context_source(self, who: ident.Identity, cid: str, *, request_id: str, limit: int,
+                       replacing: str | None = None) -> dict:
+        """Settings, pins, summary and the newest messages; with `replacing` (a user message's id), as
+        they will be once that message and everything after it are cut (404 `message_not_found`)."""
+        query = {"limit": limit, **({"replacing": replacing} if replacing is not None else {})}
+        return self._call("GET", f"/api/conversations/{quote(cid, safe='')}/context-source?{urlencode(query)}",
+                          who, request_id)
+
+    def cut_messages(self, who: ident.Identity, cid: str, mid: str, *, request_id: str) -> dict:
+        """Remove user message `mid` and every message after it, atomically; {"index", "removed",
+        "summary_dropped"}. 404 `message_not_found` (nothing removed) when it is not a user message here."""
+        return self._call("POST", f"/api/conversations/{quote(cid, safe='')}/messages/{quote(mid, safe='')}/cut",
+                          who, request_id, {})
 
     def message_page(self, who: ident.Identity, cid: str, *, before: int, limit: int, request_id: str) -> dict:
         query = urlencode({"before": before, "limit": max(1, limit)})

@@ -120,9 +120,15 @@ def post_message(cid: str):
     config = _config()
     data = json_body()
     content = string_field(data, "content", max_chars=config.max_message_chars, required=True, allow_empty=False)
+    # Edit and resend / regenerate: this user message and everything after it give way to `content`.
+    replaces = string_field(data, "replaces", max_chars=64)
     cid = _conversation_id(cid)
     memory = _memory()
-    source = memory.context_source(g.identity, cid, request_id=g.request_id, limit=FIRST_PAGE)
+    if replaces is not None and not MESSAGE_ID.match(replaces):
+        memory.context_source(g.identity, cid, request_id=g.request_id, limit=1)  # an unknown conversation: 404
+        raise ApiError(404, "message_not_found", "No such question in this conversation; reload it and try again.")
+    # With `replaces`, the history as it will be after the cut (and no summary covering removed messages).
+    source = memory.context_source(g.identity, cid, request_id=g.request_id, limit=FIRST_PAGE, replacing=replaces)
     model = roles.resolve_model(source.get("model") or None)
     instructions, pins, role = _effective(source)
     source = {**source, "instructions": instructions, "pins": pins}
@@ -136,6 +142,8 @@ def post_message(cid: str):
         return memory.message_page(g.identity, cid, before=before, limit=limit, request_id=g.request_id)
 
     assembly = assemble(source, content, budget, config, older)
+    if replaces is not None:  # every check has passed: only now does the old tail go, in one step
+        memory.cut_messages(g.identity, cid, replaces, request_id=g.request_id)
     # Stored before the model is asked: a question the API accepted is never lost.
     user_message = memory.append_message(g.identity, cid, {"role": "user", "content": content},
                                          request_id=g.request_id)

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, g, request, stream_with_cont
 from rolechat_common.web import ApiError, error_response, json_body, string_field
 
 from .profile_routes import enforce_daily_quota
-from .store import AUTHORS, STATUSES, InvalidPin, LimitReached, NotFound, PinTooLong, Store
+from .store import AUTHORS, STATUSES, InvalidPin, LimitReached, MessageNotFound, NotFound, PinTooLong, Store
 
 bp = Blueprint("memory", __name__, url_prefix="/api")
 CONVERSATION_ID = re.compile(r"^c_[A-Za-z0-9_-]{22}$")
@@ -45,6 +45,11 @@ def _conversation_fields(data: dict) -> dict:
 @bp.errorhandler(NotFound)
 def _not_found(_exc):
     return error_response(404, "not_found", "No such conversation.")
+
+
+@bp.errorhandler(MessageNotFound)
+def _message_not_found(_exc):
+    return error_response(404, "message_not_found", "No such question in this conversation; reload it and try again.")
 
 
 @bp.errorhandler(LimitReached)
@@ -199,6 +204,22 @@ def get_message(cid: str, mid: str):
     return _store().get_message(_user(), cid, mid)
 
 
+@bp.post("/conversations/<cid>/messages/<mid>/cut")
+def cut_messages(cid: str, mid: str):
+    """Remove user message `mid` and everything after it, in one atomic step, before chat stores the
+    question that replaces it (edit and resend, regenerate). Internal: the auth-proxy does not route it.
+
+    The daily quota is checked first, as for any new question: a refused question removes nothing.
+    """
+    cid = _conversation_id(cid)
+    if not MESSAGE_ID.match(mid):
+        if not _store().redis.exists(_store()._keys(_user(), cid)["conv"]):
+            raise NotFound
+        raise MessageNotFound
+    enforce_daily_quota()
+    return _store().cut_messages(_user(), cid, mid)
+
+
 @bp.get("/conversations/<cid>/messages")
 def message_page(cid: str):
     """A page of messages ending just before index `before` (default: the newest), oldest first."""
@@ -212,9 +233,14 @@ def message_page(cid: str):
 
 @bp.get("/conversations/<cid>/context-source")
 def context_source(cid: str):
-    """Settings, pins, summary and the newest `limit` messages; older pages via /messages?before=."""
+    """Settings, pins, summary and the newest `limit` messages; older pages via /messages?before=.
+    `replacing=<message id>`: as it will be after that user message and the ones after it are cut."""
     limit = _positive_arg("limit", 50, MAX_PAGE)
-    return _store().context_source(_user(), _conversation_id(cid), limit)
+    replacing = request.args.get("replacing")
+    if replacing is not None and not MESSAGE_ID.match(replacing):
+        _store().context_source(_user(), _conversation_id(cid), 1)  # an unknown conversation is still a 404
+        raise MessageNotFound
+    return _store().context_source(_user(), _conversation_id(cid), limit, replacing)
 
 
 @bp.put("/conversations/<cid>/summary")

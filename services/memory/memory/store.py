@@ -31,6 +31,10 @@ class NotFound(Exception):
     pass
 
 
+class MessageNotFound(Exception):
+    """The conversation exists but holds no such message (or not one that may be replaced)."""
+
+
 class LimitReached(Exception):
     pass
 
@@ -56,6 +60,48 @@ def _now() -> tuple[int, str]:
     ms = int(time.time() * 1000)
     iso = datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds")
     return ms, iso.replace("+00:00", "Z")
+
+
+# Removes a user message and every message after it, in one step (all keys share the user's hash
+# tag, so this runs on a cluster too). Nothing changes unless the message is a user message of
+# the conversation. A stored summary that covers a removed message ([0, upto) reaches past the cut)
+# is dropped, as is the last context breakdown when it belongs to a removed answer.
+# KEYS: conv, order, msgs, summary, context, convs   ARGV: message id, conversation id, now (ms), now (ISO)
+# Returns {status, index, removed, summary dropped}: status 1 done, -1 no conversation, -2 no such message.
+_CUT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0, 0} end
+local raw = redis.call('HGET', KEYS[3], ARGV[1])
+if not raw then return {-2, 0, 0, 0} end
+local ok, message = pcall(cjson.decode, raw)
+if not ok or type(message) ~= 'table' or message['role'] ~= 'user' then return {-2, 0, 0, 0} end
+local index = redis.call('LPOS', KEYS[2], ARGV[1], 'RANK', -1)
+if not index then return {-2, 0, 0, 0} end
+local ids = redis.call('LRANGE', KEYS[2], index, -1)
+local removed = {}
+for i = 1, #ids, 500 do
+  local last = math.min(i + 499, #ids)
+  redis.call('HDEL', KEYS[3], unpack(ids, i, last))
+  for j = i, last do removed[ids[j]] = true end
+end
+if index == 0 then redis.call('DEL', KEYS[2]) else redis.call('LTRIM', KEYS[2], 0, index - 1) end
+local dropped = 0
+local summary = redis.call('GET', KEYS[4])
+if summary then
+  local fine, record = pcall(cjson.decode, summary)
+  if not fine or type(record) ~= 'table' or (tonumber(record['upto']) or 0) > index then
+    redis.call('DEL', KEYS[4])
+    dropped = 1
+  end
+end
+local context = redis.call('GET', KEYS[5])
+if context then
+  local fine, record = pcall(cjson.decode, context)
+  if not fine or type(record) ~= 'table' or removed[record['message_id']] then redis.call('DEL', KEYS[5]) end
+end
+redis.call('HSET', KEYS[1], 'updated_at', ARGV[4])
+redis.call('ZADD', KEYS[6], ARGV[3], ARGV[2])
+return {1, index, #ids, dropped}
+"""
 
 
 def append_pin(client: redis.Redis, owner_exists, pins_key: str, order_key: str, text: str, extra: dict, *,
@@ -86,6 +132,7 @@ class Store:
         self.redis = client
         self.max_conversations = max_conversations
         self.max_messages = max_messages
+        self._cut = client.register_script(_CUT)
 
     @staticmethod
     def _keys(user: str, cid: str | None = None) -> dict[str, str]:
@@ -202,6 +249,23 @@ class Store:
             pipe.execute()
         return record
 
+    def cut_messages(self, user: str, cid: str, mid: str) -> dict:
+        """Remove user message `mid` and every message after it, atomically (see _CUT).
+
+        Raises NotFound (no conversation) or MessageNotFound (no such user message), having changed
+        nothing. Pins are copies of text and stay.
+        """
+        keys = self._keys(user, cid)
+        ms, iso = _now()
+        status, index, removed, dropped = self._cut(
+            keys=[keys["conv"], keys["order"], keys["msgs"], keys["summary"], keys["context"], keys["convs"]],
+            args=[mid, cid, ms, iso])
+        if status == -1:
+            raise NotFound
+        if status != 1:
+            raise MessageNotFound
+        return {"index": int(index), "removed": int(removed), "summary_dropped": bool(dropped)}
+
     # --- reading messages page by page -----------------------------------------------------------
     def _messages(self, keys: dict, ids: list[str]) -> list[dict]:
         raw = self.redis.hmget(keys["msgs"], ids) if ids else []
@@ -235,8 +299,13 @@ class Store:
         ids = self.redis.lrange(keys["order"], start - total, end - total - 1) if end > start else []
         return {"total": total, "start": start, "messages": self._messages(keys, ids)}
 
-    def context_source(self, user: str, cid: str, limit: int) -> dict:
-        """What chat needs to assemble a prompt: settings, pins, summary and the newest messages."""
+    def context_source(self, user: str, cid: str, limit: int, replacing: str | None = None) -> dict:
+        """What chat needs to assemble a prompt: settings, pins, summary and the newest messages.
+
+        With `replacing` (a user message's id), the conversation as it will be once that message
+        and everything after it are cut: only the messages before it, and no summary that covers
+        a message to be removed. MessageNotFound when it is not a user message of the conversation.
+        """
         keys = self._keys(user, cid)
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hgetall(keys["conv"])
@@ -245,9 +314,20 @@ class Store:
             pipe.lrange(keys["pinorder"], 0, -1)
             pipe.hgetall(keys["pins"])
             pipe.get(keys["summary"])
-            fields, total, ids, pin_ids, pins, summary = pipe.execute()
+            if replacing is not None:
+                pipe.hget(keys["msgs"], replacing)
+                pipe.lpos(keys["order"], replacing, rank=-1)
+            fields, total, ids, pin_ids, pins, summary, *target = pipe.execute()
         if not fields:
             raise NotFound
+        if replacing is not None:
+            raw, index = target
+            if not raw or index is None or json.loads(raw).get("role") != "user":
+                raise MessageNotFound
+            total = index
+            ids = self.redis.lrange(keys["order"], max(0, index - limit), index - 1) if index else []
+            if summary and int(json.loads(summary).get("upto") or 0) > index:
+                summary = None  # it covers a message the cut removes; it will be rewritten
         source = self._conversation(fields)
         source["total"] = total
         source["start"] = total - len(ids)
