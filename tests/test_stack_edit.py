@@ -103,12 +103,6 @@ def test_refused_replacements_change_nothing(stack, fake):
     # Another user: the conversation does not exist for them.
     refused = post(eve, base, cid, "Mine now", replaces=done["user_message"]["id"])
     assert refused.status_code == 404 and refused.json()["error"]["code"] == "not_found"
-    # Memory's cut is internal: the auth-proxy does not route it, for anyone.
-    for who in (bob, eve):
-        hidden = who.post(f"{base}/api/conversations/{cid}/messages/{done['user_message']['id']}/cut", json={},
-                          timeout=5)
-        assert hidden.status_code in (404, 405), hidden.text
-
     assert bob.get(f"{base}/api/conversations/{cid}", timeout=5).json() == before
     assert history(bob, base, other) == [("user", "In another conversation"),
                                          ("assistant", elsewhere["message"]["content"])]

@@ -73,12 +73,6 @@ class MemoryClient:
         return self._call("GET", f"/api/conversations/{quote(cid, safe='')}/context-source?{urlencode(query)}",
                           who, request_id)
 
-    def cut_messages(self, who: ident.Identity, cid: str, mid: str, *, request_id: str) -> dict:
-        """Remove user message `mid` and every message after it, atomically; {"index", "removed",
-        "summary_dropped"}. 404 `message_not_found` (nothing removed) when it is not a user message here."""
-        return self._call("POST", f"/api/conversations/{quote(cid, safe='')}/messages/{quote(mid, safe='')}/cut",
-                          who, request_id, {})
-
     def message_page(self, who: ident.Identity, cid: str, *, before: int, limit: int, request_id: str) -> dict:
         query = urlencode({"before": before, "limit": max(1, limit)})
         return self._call("GET", f"/api/conversations/{quote(cid, safe='')}/messages?{query}", who, request_id)

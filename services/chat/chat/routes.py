@@ -142,11 +142,11 @@ def post_message(cid: str):
         return memory.message_page(g.identity, cid, before=before, limit=limit, request_id=g.request_id)
 
     assembly = assemble(source, content, budget, config, older)
-    if replaces is not None:  # every check has passed: only now does the old tail go, in one step
-        memory.cut_messages(g.identity, cid, replaces, request_id=g.request_id)
-    # Stored before the model is asked: a question the API accepted is never lost.
-    user_message = memory.append_message(g.identity, cid, {"role": "user", "content": content},
-                                         request_id=g.request_id)
+    # Stored before the model is asked: a question the API accepted is never lost. With `replaces`,
+    # every check has passed: only now does the old tail go, in the same step that stores the question.
+    question = {"role": "user", "content": content, **({"replaces": replaces} if replaces is not None else {})}
+    user_message = memory.append_message(g.identity, cid, question, request_id=g.request_id)
+    user_message.pop("replaced", None)
     turn = Turn(conversation_id=cid, model=model, messages=assembly.messages, user_message=user_message,
                 who=g.identity, request_id=g.request_id, max_tokens=budget.answer_tokens,
                 context=assembly.breakdown, budget=budget, assembly=assembly, summary=source.get("summary"),

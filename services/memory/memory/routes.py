@@ -111,8 +111,12 @@ def append_message(cid: str):
     content = string_field(data, "content", max_chars=config.max_content_chars, required=True)
     if role == "user" and not content.strip():
         raise ApiError(400, "invalid_field", "'content' must not be empty.")
+    # Edit and resend, regenerate: this user message and every one after it give way to the new one.
+    replaces = string_field(data, "replaces", max_chars=64)
+    if replaces is not None and role != "user":
+        raise ApiError(400, "invalid_field", "'replaces' goes with a user message only.")
     if role == "user":
-        enforce_daily_quota()  # a new question is where spending starts
+        enforce_daily_quota()  # a new question is where spending starts; a refused one changes nothing
     message = {
         "role": role, "content": content, "status": status,
         "model": string_field(data, "model", max_chars=MAX_MODEL_CHARS),
@@ -124,6 +128,8 @@ def append_message(cid: str):
         if role != "assistant" or not isinstance(context, dict) or len(json.dumps(context)) > MAX_CONTEXT_JSON:
             raise ApiError(400, "invalid_field", "'context' must be a small object, on assistant messages only.")
         message["context"] = context
+    if replaces is not None:
+        return _store().replace_from(_user(), _conversation_id(cid), replaces, message), 201
     return _store().append_message(_user(), _conversation_id(cid), message), 201
 
 
@@ -202,22 +208,6 @@ def get_message(cid: str, mid: str):
     if not MESSAGE_ID.match(mid):
         raise NotFound
     return _store().get_message(_user(), cid, mid)
-
-
-@bp.post("/conversations/<cid>/messages/<mid>/cut")
-def cut_messages(cid: str, mid: str):
-    """Remove user message `mid` and everything after it, in one atomic step, before chat stores the
-    question that replaces it (edit and resend, regenerate). Internal: the auth-proxy does not route it.
-
-    The daily quota is checked first, as for any new question: a refused question removes nothing.
-    """
-    cid = _conversation_id(cid)
-    if not MESSAGE_ID.match(mid):
-        if not _store().redis.exists(_store()._keys(_user(), cid)["conv"]):
-            raise NotFound
-        raise MessageNotFound
-    enforce_daily_quota()
-    return _store().cut_messages(_user(), cid, mid)
 
 
 @bp.get("/conversations/<cid>/messages")

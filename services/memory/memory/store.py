@@ -62,11 +62,13 @@ def _now() -> tuple[int, str]:
     return ms, iso.replace("+00:00", "Z")
 
 
-# Removes a user message and every message after it, in one step (all keys share the user's hash
-# tag, so this runs on a cluster too). Nothing changes unless the message is a user message of
-# the conversation. A stored summary that covers a removed message ([0, upto) reaches past the cut)
-# is dropped, as is the last context breakdown when it belongs to a removed answer.
-# KEYS: conv, order, msgs, summary, context, convs   ARGV: message id, conversation id, now (ms), now (ISO)
+# Replaces a user message and every message after it with a new question, in one step (all keys
+# share the user's hash tag, so this runs on a cluster too). Nothing changes unless the message is
+# a user message of the conversation. A stored summary that covers a removed message ([0, upto)
+# reaches past the cut) is dropped, as is the last context breakdown when it belongs to a removed
+# answer.
+# KEYS: conv, order, msgs, summary, context, convs
+# ARGV: message id, conversation id, now (ms), now (ISO), new message id, new message JSON
 # Returns {status, index, removed, summary dropped}: status 1 done, -1 no conversation, -2 no such message.
 _CUT = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0, 0} end
@@ -98,10 +100,25 @@ if context then
   local fine, record = pcall(cjson.decode, context)
   if not fine or type(record) ~= 'table' or removed[record['message_id']] then redis.call('DEL', KEYS[5]) end
 end
+if ARGV[5] ~= '' then  -- the message that replaces them, in the same step
+  redis.call('HSET', KEYS[3], ARGV[5], ARGV[6])
+  redis.call('RPUSH', KEYS[2], ARGV[5])
+end
 redis.call('HSET', KEYS[1], 'updated_at', ARGV[4])
 redis.call('ZADD', KEYS[6], ARGV[3], ARGV[2])
 return {1, index, #ids, dropped}
 """
+
+
+def _record(message: dict, iso: str) -> dict:
+    """A message as stored: its fields, a new id and the time."""
+    record = {"id": new_id("m_"), "role": message["role"], "content": message["content"],
+              "model": message.get("model") or "", "status": message.get("status") or "complete",
+              "created_at": iso}
+    for optional in ("role_id", "error", "context"):
+        if message.get(optional):
+            record[optional] = message[optional]
+    return record
 
 
 def append_pin(client: redis.Redis, owner_exists, pins_key: str, order_key: str, text: str, extra: dict, *,
@@ -227,15 +244,7 @@ class Store:
         if count >= self.max_messages:
             raise LimitReached(f"A conversation holds at most {self.max_messages} messages; start a new one.")
         ms, iso = _now()
-        record = {"id": new_id("m_"), "role": message["role"], "content": message["content"],
-                  "model": message.get("model") or "", "status": message.get("status") or "complete",
-                  "created_at": iso}
-        if message.get("role_id"):
-            record["role_id"] = message["role_id"]
-        if message.get("error"):
-            record["error"] = message["error"]
-        if message.get("context"):
-            record["context"] = message["context"]
+        record = _record(message, iso)
         conv_changes = {"updated_at": iso}
         if not title and record["role"] == "user":
             conv_changes["title"] = " ".join(record["content"].split())[:AUTO_TITLE_CHARS]
@@ -249,22 +258,25 @@ class Store:
             pipe.execute()
         return record
 
-    def cut_messages(self, user: str, cid: str, mid: str) -> dict:
-        """Remove user message `mid` and every message after it, atomically (see _CUT).
+    def replace_from(self, user: str, cid: str, mid: str, question: dict) -> dict:
+        """Edit and resend, regenerate: user message `mid` and every message after it give way to
+        `question`, all in one atomic step (see _CUT), so no crash can leave the old tail gone and
+        the new question unsaved. Raises NotFound (no conversation) or MessageNotFound (no such user
+        message), having changed nothing. Pins are copies of text and stay.
 
-        Raises NotFound (no conversation) or MessageNotFound (no such user message), having changed
-        nothing. Pins are copies of text and stay.
+        Returns the stored question with `replaced`: {"index", "removed", "summary_dropped"}.
         """
         keys = self._keys(user, cid)
         ms, iso = _now()
+        record = _record({**question, "role": "user"}, iso)
         status, index, removed, dropped = self._cut(
             keys=[keys["conv"], keys["order"], keys["msgs"], keys["summary"], keys["context"], keys["convs"]],
-            args=[mid, cid, ms, iso])
+            args=[mid, cid, ms, iso, record["id"], json.dumps(record, ensure_ascii=False)])
         if status == -1:
             raise NotFound
         if status != 1:
             raise MessageNotFound
-        return {"index": int(index), "removed": int(removed), "summary_dropped": bool(dropped)}
+        return {**record, "replaced": {"index": int(index), "removed": int(removed), "summary_dropped": bool(dropped)}}
 
     # --- reading messages page by page -----------------------------------------------------------
     def _messages(self, keys: dict, ids: list[str]) -> list[dict]:

@@ -69,10 +69,11 @@ def test_cutting_a_conversation_works_on_a_cluster(cluster_url, config, headers_
                       headers=alice).status_code == 200
     source = client.get(f"/api/conversations/{cid}/context-source?replacing={ids[2]}", headers=alice).get_json()
     assert source["total"] == 2 and source["summary"] is None
-    response = client.post(f"/api/conversations/{cid}/messages/{ids[2]}/cut", json={}, headers=alice)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.get_json() == {"index": 2, "removed": 2, "summary_dropped": True}
-    assert client.post(f"/api/conversations/{cid}/messages/{ids[1]}/cut", json={},
+    url = f"/api/conversations/{cid}/messages"
+    response = client.post(url, json={"role": "user", "content": "q1 edited", "replaces": ids[2]}, headers=alice)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.get_json()["replaced"] == {"index": 2, "removed": 2, "summary_dropped": True}
+    assert client.post(url, json={"role": "user", "content": "x", "replaces": ids[1]},
                        headers=alice).get_json()["error"]["code"] == "message_not_found"
     stored = client.get(f"/api/conversations/{cid}", headers=alice).get_json()
-    assert [m["content"] for m in stored["messages"]] == ["q0", "a0"]
+    assert [m["content"] for m in stored["messages"]] == ["q0", "a0", "q1 edited"]

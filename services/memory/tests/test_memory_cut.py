@@ -1,5 +1,6 @@
-"""Cutting a conversation at a user message (edit and resend, regenerate): the message and every
-message after it go in one atomic step; anything else is a 404 that changes nothing."""
+"""Replacing a conversation from a user message on (edit and resend, regenerate): the message and
+every message after it give way to the new question in one atomic step; anything else is a 404
+that changes nothing."""
 from __future__ import annotations
 
 import threading
@@ -26,8 +27,15 @@ def post(client, who, cid, role, content, **more):
     return response.get_json()
 
 
-def cut(client, who, cid, mid):
-    return client.post(f"/api/conversations/{cid}/messages/{mid}/cut", json={}, headers=who)
+def cut(client, who, cid, mid, content="new question"):
+    """Store `content` in place of user message `mid` and everything after it."""
+    return client.post(f"/api/conversations/{cid}/messages", headers=who,
+                       json={"role": "user", "content": content, "replaces": mid})
+
+
+def replaced(response) -> dict:
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["replaced"]
 
 
 def contents(client, who, cid):
@@ -49,10 +57,10 @@ def test_cut_removes_exactly_the_message_and_everything_after_it(client, alice, 
     pin = client.post(f"/api/conversations/{cid}/pins", json={"message_id": stored[3]["id"]}, headers=alice)
     assert pin.status_code == 201
 
-    response = cut(client, alice, cid, stored[2]["id"])  # q1: q1, a1, q2, a2 go
-    assert response.status_code == 200, response.get_json()
-    assert response.get_json() == {"index": 2, "removed": 4, "summary_dropped": False}
-    assert contents(client, alice, cid) == ["q0", "a0"]
+    response = cut(client, alice, cid, stored[2]["id"], "q1 edited")  # q1, a1, q2, a2 give way
+    assert replaced(response) == {"index": 2, "removed": 4, "summary_dropped": False}
+    assert response.get_json()["role"] == "user" and response.get_json()["content"] == "q1 edited"
+    assert contents(client, alice, cid) == ["q0", "a0", "q1 edited"]
     for gone in stored[2:]:
         assert client.get(f"/api/conversations/{cid}/messages/{gone['id']}", headers=alice).status_code == 404
     # Pins are copies of text: the one taken from a removed answer stays.
@@ -61,15 +69,17 @@ def test_cut_removes_exactly_the_message_and_everything_after_it(client, alice, 
     assert client.get(f"/api/conversations/{cid}/context", headers=alice).get_json()["assembled"] is False
     # Nothing of the removed messages is left in Redis (no orphaned hash fields).
     raw = redis.Redis.from_url(config.redis_url, decode_responses=True)
-    assert sorted(raw.hkeys(f"rc:{{alice-id}}:c:{cid}:msgs")) == sorted(m["id"] for m in stored[:2])
+    assert sorted(raw.hkeys(f"rc:{{alice-id}}:c:{cid}:msgs")) == sorted(
+        [m["id"] for m in stored[:2]] + [response.get_json()["id"]])
 
-    # The count went down: room for new messages again (the test limit is 6), appended after q0/a0.
-    post(client, alice, cid, "user", "q1 again")
-    assert contents(client, alice, cid) == ["q0", "a0", "q1 again"]
+    # The count went down: room for new messages again (the test limit is 6), appended after it.
+    post(client, alice, cid, "assistant", "a1 again")
+    assert contents(client, alice, cid) == ["q0", "a0", "q1 edited", "a1 again"]
 
-    # Cutting at the first question empties the conversation; the conversation itself stays.
-    assert cut(client, alice, cid, stored[0]["id"]).get_json() == {"index": 0, "removed": 3, "summary_dropped": False}
-    assert contents(client, alice, cid) == []
+    # Replacing from the first question leaves only the new one; the conversation itself stays.
+    assert replaced(cut(client, alice, cid, stored[0]["id"], "fresh start")) == {
+        "index": 0, "removed": 4, "summary_dropped": False}
+    assert contents(client, alice, cid) == ["fresh start"]
     assert [c["id"] for c in client.get("/api/conversations", headers=alice).get_json()["conversations"]] == [cid]
 
 
@@ -105,12 +115,12 @@ def test_a_summary_covering_a_removed_message_is_dropped_and_one_before_the_cut_
     assert client.put(summary, json={"text": "q0 and a0", "upto": 2}, headers=alice).get_json()["stored"]
 
     # A summary of [0, 2) does not reach the cut at 4: kept.
-    assert cut(client, alice, cid, stored[4]["id"]).get_json() == {"index": 4, "removed": 2, "summary_dropped": False}
+    assert replaced(cut(client, alice, cid, stored[4]["id"])) == {"index": 4, "removed": 2, "summary_dropped": False}
     assert client.get(context, headers=alice).get_json()["summary_text"] == "q0 and a0"
 
     # A summary of [0, 4) covers q1 (index 2), which a cut there removes: dropped with it.
     assert client.put(summary, json={"text": "q0 to a1", "upto": 4}, headers=alice).get_json()["stored"]
-    assert cut(client, alice, cid, stored[2]["id"]).get_json() == {"index": 2, "removed": 2, "summary_dropped": True}
+    assert replaced(cut(client, alice, cid, stored[2]["id"])) == {"index": 2, "removed": 3, "summary_dropped": True}
     after = client.get(context, headers=alice).get_json()
     assert after["summary_text"] is None and after["summarized_messages"] == 0
     # A new summary may be written again from scratch.
@@ -158,7 +168,7 @@ def test_cut_is_atomic_against_concurrent_appends(config, alice):
         writer = threading.Thread(target=append)
         writer.start()
         try:
-            assert cut(client, alice, cid, first["id"]).status_code == 200
+            assert cut(client, alice, cid, first["id"], "racing").status_code == 201
         finally:
             stop.set()
             writer.join()
