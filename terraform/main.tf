@@ -177,6 +177,7 @@ module "ecs" {
       REDIS_CLUSTER                   = "true"
       TRUSTED_PROXY_HOPS              = "2" # CloudFront, then the load balancer
       STREAM_LEASE_SECONDS            = tostring(var.max_stream_seconds + 60)
+      REDIS_MAX_CONNECTIONS           = "500"
       RATE_LIMIT_PER_MINUTE           = local.limits_environment.RATE_LIMIT_PER_MINUTE
       MAX_CONCURRENT_STREAMS          = local.limits_environment.MAX_CONCURRENT_STREAMS
       DAILY_TOKEN_QUOTA               = local.limits_environment.DAILY_TOKEN_QUOTA
@@ -197,6 +198,7 @@ module "ecs" {
       MAX_ANSWER_TOKENS             = tostring(var.max_answer_tokens)
       MAX_STREAM_SECONDS            = tostring(var.max_stream_seconds)
       UPSTREAM_READ_TIMEOUT_SECONDS = "300"
+      UPSTREAM_MAX_CONNECTIONS      = "1000"
       # empty: the service's own default (sized from the model's context window)
       MAX_HISTORY_MESSAGES     = ""
       MAX_HISTORY_CHARS        = ""
@@ -211,6 +213,7 @@ module "ecs" {
     }
     memory = {
       REDIS_CLUSTER                 = "true" # MemoryDB speaks the cluster protocol only
+      REDIS_MAX_CONNECTIONS         = "500"
       MAX_CONVERSATIONS_PER_USER    = "1000"
       MAX_MESSAGES_PER_CONVERSATION = "50000"
       MAX_CONTENT_CHARS             = "200000"

@@ -22,9 +22,31 @@ ENV_METHODS = {"str", "optional", "int", "float", "url", "secret"}
 SECRET_NAMES = {"INTERNAL_IDENTITY_SECRET", "OPENAI_API_KEY", "REDIS_URL"}
 
 
+COMMON = ROOT / "libs" / "rolechat_common" / "rolechat_common"
+# Settings the services read through shared helpers: the helper's name as called -> where it reads them.
+SHARED_READERS = {"redis_settings": (COMMON / "config.py", "redis_settings"),
+                  "from_env": (COMMON / "limits.py", "LimitPolicy")}
+
+
 def env_reads(service: str) -> set[str]:
-    """Variable names passed to Env methods (or to helpers taking the Env) in <pkg>/config.py."""
+    """Variable names passed to Env methods (or to helpers taking the Env) in <pkg>/config.py, and
+    in the shared helpers it calls (the Redis settings, the limits)."""
     tree = ast.parse((ROOT / "services" / service / SERVICES[service] / "config.py").read_text())
+    names = _reads(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            owner = getattr(node.func.value, "id", "") if isinstance(node.func, ast.Attribute) else ""
+            if called in SHARED_READERS and (called != "from_env" or owner == "LimitPolicy"):
+                path, definition = SHARED_READERS[called]
+                names |= _reads(next(n for n in ast.walk(ast.parse(path.read_text()))
+                                     if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == definition))
+                if definition == "LimitPolicy":  # its helper _limit(env, "NAME", ...) and _groups(...)
+                    names |= _reads(ast.parse(path.read_text()))
+    return names
+
+
+def _reads(tree) -> set[str]:
     names = set()
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
@@ -64,7 +86,8 @@ def task_settings(ecs_call):
 def test_config_parsing_finds_the_settings():
     assert {"CHAT_URL", "ALB_ARN", "ALB_KEY_URL", "COGNITO_ISSUER", "COGNITO_CLIENT_ID"} <= env_reads("auth-proxy")
     assert {"OPENAI_API_KEY", "SSE_HEARTBEAT_SECONDS", "MAX_STREAM_SECONDS"} <= env_reads("chat")
-    assert {"REDIS_URL", "INTERNAL_IDENTITY_SECRET"} <= env_reads("memory")
+    assert {"REDIS_URL", "INTERNAL_IDENTITY_SECRET", "REDIS_MAX_CONNECTIONS", "DAILY_TOKEN_QUOTA"} <= env_reads("memory")
+    assert {"REDIS_URL", "RATE_LIMIT_PER_MINUTE", "LIMITS_BY_GROUP"} <= env_reads("auth-proxy")
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
