@@ -21,6 +21,14 @@ def publish(stack, slug: str, **fields) -> None:
     assert bot.status_code == 201, bot.text
 
 
+def ask(page, text: str) -> None:
+    """Type and send a question once the page can send (not while the last answer is finishing)."""
+    page.get_by_test_id("public-composer").fill(text)
+    expect(page.get_by_test_id("public-send")).to_be_enabled(timeout=15_000)
+    page.get_by_test_id("public-composer").press("Enter")
+    expect(page.get_by_test_id("public-composer")).to_have_value("")  # taken: the composer cleared
+
+
 @pytest.fixture
 def visitor_page(browser):
     context = browser.new_context(locale="en-US", viewport=DESKTOP)
@@ -43,8 +51,7 @@ def test_a_visitor_opens_the_page_without_signing_in_and_sees_the_answer_stream(
                                                               timeout=15_000)
     expect(page.get_by_test_id("public-suggestion")).to_have_count(0)
 
-    page.get_by_test_id("public-composer").fill("Do you ship abroad?")
-    page.get_by_test_id("public-composer").press("Enter")
+    ask(page, "Do you ship abroad?")
     expect(page.get_by_test_id("public-answer")).to_have_count(2, timeout=15_000)
     page.reload()  # the conversation is resumed
     expect(page.get_by_test_id("public-question")).to_have_count(2)
@@ -59,11 +66,9 @@ def test_a_spent_budget_shows_a_polite_notice_not_an_error(visitor_page, stack, 
     fake.configure(tokens=40)
     page = visitor_page
     page.goto(f"{stack.edge}/b/budget-tea")
-    page.get_by_test_id("public-composer").fill("hello")
-    page.get_by_test_id("public-composer").press("Enter")
+    ask(page, "hello")
     expect(page.get_by_test_id("public-answer")).to_have_count(1, timeout=15_000)
-    page.get_by_test_id("public-composer").fill("and again")
-    page.get_by_test_id("public-composer").press("Enter")
+    ask(page, "and again")
     notice = page.get_by_test_id("public-notice")
     expect(notice).to_contain_text("come back tomorrow", timeout=10_000)
     expect(page.get_by_role("alert")).to_have_count(0)
