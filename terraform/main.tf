@@ -53,6 +53,10 @@ module "cognito" {
   mfa           = var.mfa
   session_hours = var.session_hours
   api_client    = var.api_clients
+
+  allowed_email_domains = var.allowed_email_domains
+  kms_key_arn           = module.kms.key_arn
+  log_retention_days    = var.log_retention_days
 }
 
 module "redis" {

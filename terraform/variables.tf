@@ -368,3 +368,14 @@ variable "api_clients" {
   description = "Let programs call /api with Cognito access tokens (`Authorization: Bearer`): creates an app client for them and a load-balancer rule that forwards such requests to the auth-proxy, which verifies the token."
   default     = true
 }
+
+variable "allowed_email_domains" {
+  type        = list(string)
+  description = "If not empty, only email addresses in these domains may sign up themselves (e.g. [\"example.com\"]); a Cognito pre sign-up trigger enforces it. Administrators may still invite anyone."
+  default     = []
+
+  validation {
+    condition     = alltrue([for d in var.allowed_email_domains : can(regex("^([a-z0-9]([a-z0-9-]*[a-z0-9])?\\.)+[a-z]{2,63}$", d))])
+    error_message = "Each allowed email domain must be a lower-case domain name such as example.com."
+  }
+}

@@ -1,5 +1,6 @@
-# Sign-in: a user pool (email addresses, strong passwords, optional MFA), the hosted sign-in
-# domain, an `admins` group, and the app client the load balancer authenticates with.
+# Sign-in: a user pool (email addresses, strong passwords, optional MFA, optionally only some email
+# domains), the hosted sign-in domain, an `admins` group, and the app clients (the load balancer's,
+# and one for programs).
 
 variable "name" {
   type        = string
@@ -30,6 +31,22 @@ variable "api_client" {
   type        = bool
   description = "Create an app client for programs that call /api with Cognito access tokens."
   default     = true
+}
+
+variable "allowed_email_domains" {
+  type        = list(string)
+  description = "If not empty, only addresses in these domains may sign up (a pre sign-up trigger checks)."
+  default     = []
+}
+
+variable "kms_key_arn" {
+  type        = string
+  description = "Key the sign-up trigger's log group is encrypted with."
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "How long the sign-up trigger's logs are kept."
 }
 
 variable "session_hours" {
@@ -68,6 +85,13 @@ resource "aws_cognito_user_pool" "this" {
 
   admin_create_user_config {
     allow_admin_create_user_only = !var.self_sign_up
+  }
+
+  dynamic "lambda_config" {
+    for_each = local.restrict_domains ? [1] : []
+    content {
+      pre_sign_up = aws_lambda_function.pre_sign_up[0].arn
+    }
   }
 
   account_recovery_setting {
@@ -180,4 +204,84 @@ output "logout_url" {
 output "admin_group_name" {
   description = "The administrators' group."
   value       = aws_cognito_user_group.admins.name
+}
+
+# --- only some email domains may sign up ---------------------------------------------------------
+locals {
+  restrict_domains = length(var.allowed_email_domains) > 0
+  trigger_name     = "${var.name}-pre-sign-up"
+}
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "pre_sign_up" {
+  count              = local.restrict_domains ? 1 : 0
+  name_prefix        = "${var.name}-pre-sign-up-"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+resource "aws_cloudwatch_log_group" "pre_sign_up" {
+  count             = local.restrict_domains ? 1 : 0
+  name              = "/aws/lambda/${local.trigger_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
+# the trigger only writes its own logs
+resource "aws_iam_role_policy" "pre_sign_up_logs" {
+  count = local.restrict_domains ? 1 : 0
+  name  = "logs"
+  role  = aws_iam_role.pre_sign_up[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+      Resource = "${aws_cloudwatch_log_group.pre_sign_up[0].arn}:*"
+    }]
+  })
+}
+
+resource "aws_lambda_function" "pre_sign_up" {
+  #checkov:skip=CKV_AWS_116:a synchronous Cognito trigger: a refused sign-up is its answer, there is nothing to retry from a dead-letter queue
+  #checkov:skip=CKV_AWS_117:it calls nothing on the network, so it needs no VPC
+  #checkov:skip=CKV_AWS_173:its only environment variable is the public list of allowed domains
+  #checkov:skip=CKV_AWS_272:the code is this repository's pre_sign_up.zip, checked against its source by the tests
+  #checkov:skip=CKV_AWS_50:a string comparison taking milliseconds: traces would cost more than they tell
+  count                          = local.restrict_domains ? 1 : 0
+  function_name                  = local.trigger_name
+  description                    = "Only addresses in the allowed email domains may sign up"
+  role                           = aws_iam_role.pre_sign_up[0].arn
+  runtime                        = "python3.12"
+  handler                        = "handler.handler"
+  filename                       = "${path.module}/pre_sign_up.zip"
+  source_code_hash               = filebase64sha256("${path.module}/pre_sign_up.zip")
+  timeout                        = 3
+  memory_size                    = 128
+  reserved_concurrent_executions = 20
+
+  environment {
+    variables = {
+      ALLOWED_EMAIL_DOMAINS = join(",", var.allowed_email_domains)
+    }
+  }
+
+  depends_on = [aws_cloudwatch_log_group.pre_sign_up, aws_iam_role_policy.pre_sign_up_logs]
+}
+
+resource "aws_lambda_permission" "pre_sign_up" {
+  count         = local.restrict_domains ? 1 : 0
+  statement_id  = "CognitoPreSignUp"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.pre_sign_up[0].function_name
+  principal     = "cognito-idp.amazonaws.com"
+  source_arn    = aws_cognito_user_pool.this.arn
 }
