@@ -137,21 +137,58 @@ return {1, 0}
 """
 
 
-class Limiter:
-    """Counters in Redis. `subject` is a user id or "ip:<address>"; it is the key's hash tag."""
+class LimitsUnavailable(Exception):
+    """Redis could not be asked; the caller decides whether to go on without the limit."""
 
-    def __init__(self, client, *, prefix: str = "rc"):
-        self.client = client
+
+class Limiter:
+    """Counters in Redis. `subject` is a user id or "ip:<address>"; it is the key's hash tag.
+
+    Give it a client, or `connect` (a function making one): then the client is made on first use,
+    so a service can start while Redis is away (a cluster client connects when it is made). Every
+    Redis failure, of either kind of client, comes out as LimitsUnavailable.
+    """
+
+    RECONNECT_AFTER_SECONDS = 5.0
+
+    def __init__(self, client=None, *, connect=None, prefix: str = "rc"):
+        self._client, self._connect = client, connect
         self.prefix = prefix
-        self._hit = client.register_script(_HIT)
-        self._acquire = client.register_script(_ACQUIRE)
+        self._scripts = None
+        self._failed_at = float("-inf")
+
+    @property
+    def client(self):
+        if self._client is None:
+            if time.monotonic() - self._failed_at < self.RECONNECT_AFTER_SECONDS:
+                raise LimitsUnavailable("not connected")  # no new attempt on every request while it is away
+            try:
+                self._client = self._connect()
+            except Exception:
+                self._failed_at = time.monotonic()
+                raise
+        return self._client
+
+    def _script(self, name: str):
+        if self._scripts is None:
+            self._scripts = {"hit": self.client.register_script(_HIT),
+                             "acquire": self.client.register_script(_ACQUIRE)}
+        return self._scripts[name]
+
+    def _run(self, name: str, keys: list[str], args: list):
+        from redis.exceptions import RedisClusterException, RedisError
+
+        try:
+            return self._script(name)(keys=keys, args=args)
+        except (RedisError, RedisClusterException) as exc:
+            raise LimitsUnavailable(type(exc).__name__) from None
 
     def hit(self, subject: str, limit: int | None, window: int = WINDOW_SECONDS) -> Decision:
         """Count one request against `limit` per `window` seconds."""
         if limit is UNLIMITED:
             return Decision(True)
         slot = int(time.time()) // window
-        count, ttl_ms = self._hit(keys=[f"{self.prefix}:{{{subject}}}:rate:{window}:{slot}"], args=[window])
+        count, ttl_ms = self._run("hit", [f"{self.prefix}:{{{subject}}}:rate:{window}:{slot}"], [window])
         if int(count) > limit:
             return Decision(False, retry_after=max(1, -(-int(ttl_ms) // 1000)), remaining=0)
         return Decision(True, remaining=limit - int(count))
@@ -162,15 +199,20 @@ class Limiter:
             return Decision(True), ""
         lease = secrets.token_hex(8)
         now_ms = int(time.time() * 1000)
-        ok, wait_ms = self._acquire(keys=[self._streams(subject)], args=[now_ms, lease_seconds * 1000, limit, lease])
+        ok, wait_ms = self._run("acquire", [self._streams(subject)], [now_ms, lease_seconds * 1000, limit, lease])
         if not int(ok):
             # The earliest lease ends at the latest then; most streams end much sooner.
             return Decision(False, retry_after=max(1, min(5, -(-int(wait_ms) // 1000))), remaining=0), ""
         return Decision(True), lease
 
     def release_stream(self, subject: str, lease: str) -> None:
+        from redis.exceptions import RedisClusterException, RedisError
+
         if lease:
-            self.client.zrem(self._streams(subject), lease)
+            try:
+                self.client.zrem(self._streams(subject), lease)
+            except (RedisError, RedisClusterException) as exc:
+                raise LimitsUnavailable(type(exc).__name__) from None
 
     def _streams(self, subject: str) -> str:
         return f"{self.prefix}:{{{subject}}}:streams"

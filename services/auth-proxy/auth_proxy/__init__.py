@@ -43,8 +43,8 @@ def create_app(config: Config | None = None) -> Flask:
         leeway=config.alb_token_leeway_seconds, timeout=config.key_fetch_timeout_seconds,
         min_interval=config.unknown_kid_fetch_interval_seconds) if config.cognito_api_client_ids else None
     app.extensions["auth_proxy.http"] = http
-    # Limits must not add a noticeable wait, and a stalled Redis must not stall the API.
-    app.extensions["auth_proxy.limiter"] = Limiter(redis_client(
+    # Limits must not add a noticeable wait, and a stalled (or absent) Redis must not stall the API.
+    app.extensions["auth_proxy.limiter"] = Limiter(connect=lambda: redis_client(
         config.redis_url, config.redis_cluster, max_connections=config.redis_max_connections,
         socket_timeout=0.5, socket_connect_timeout=0.5))
     if config.trusted_proxy_hops:

@@ -46,8 +46,8 @@ def visitor(config: Config) -> tuple[ident.Identity, str | None]:
     """The visitor this browser is, and the cookie value to set when it is new (else None)."""
     raw = request.cookies.get(VISITOR_COOKIE, "")
     visitor_id, _, signature = raw.partition(".")
-    if _VISITOR_ID.match(visitor_id) and hmac.compare_digest(signature, _signature(config.identity_secret,
-                                                                                   visitor_id)):
+    expected = _signature(config.identity_secret, visitor_id).encode()
+    if _VISITOR_ID.match(visitor_id) and hmac.compare_digest(signature.encode("utf-8", "replace"), expected):
         return ident.Identity(visitor_id, "visitor", ("visitor",)), None
     visitor_id = "v_" + secrets.token_urlsafe(16)
     return (ident.Identity(visitor_id, "visitor", ("visitor",)),

@@ -4,12 +4,11 @@ from __future__ import annotations
 import json
 import logging
 
-import redis
 from flask import Blueprint, Response, current_app, g, request
 
 from rolechat_common import identity as ident
 from rolechat_common import proxy
-from rolechat_common.limits import Decision, Limiter
+from rolechat_common.limits import Decision, Limiter, LimitsUnavailable
 from rolechat_common.logs import log
 from rolechat_common.web import ApiError, error_response, read_body
 
@@ -58,8 +57,8 @@ def _within(decision, message: str, code: str = "rate_limited") -> None:
     caught here: limits then stay off (logged) rather than taking the whole API down with them."""
     try:
         outcome: Decision = decision()
-    except redis.exceptions.RedisError as exc:
-        log(logger, logging.WARNING, "limits unavailable; request allowed", error=type(exc).__name__)
+    except LimitsUnavailable as exc:
+        log(logger, logging.WARNING, "limits unavailable; request allowed", error=str(exc))
         return
     if not outcome.allowed:
         raise ApiError(429, code, message.format(retry_after=outcome.retry_after),
@@ -101,7 +100,7 @@ def _stream_slot(config: Config) -> str:
 def _release(limiter: Limiter, user_id: str, lease: str) -> None:
     try:
         limiter.release_stream(user_id, lease)
-    except redis.exceptions.RedisError:
+    except LimitsUnavailable:
         pass  # the lease expires on its own
 
 
@@ -168,7 +167,8 @@ def openai_compatible(rest: str):
         return openai_error(exc.status, exc.code, exc.message, exc.headers)
     if response.status_code >= 400 and response.mimetype == "application/json" and not response.is_streamed:
         error = (response.get_json(silent=True) or {}).get("error") or {}
-        if "type" not in error:  # ours (routing, limits), not chat's: reshape it
+        if "type" not in error:  # ours (routing, limits, a stopping service), not chat's: reshape it
+            response.close()  # gives back its stream slot, which the new response knows nothing of
             return openai_error(response.status_code, str(error.get("code", "error")), str(error.get("message", "")),
                                 {k: v for k, v in response.headers.items() if k in ("Retry-After", "Allow")})
     return response

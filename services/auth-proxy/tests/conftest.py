@@ -179,6 +179,8 @@ class Upstream:
                     "query": request.query_string.decode(), "headers": dict(request.headers),
                     "body": request.get_data(as_text=True)}
             self.received.append(seen)
+            if request.args.get("fail") == "restarting":  # as a stopping service answers
+                return {"error": {"code": "restarting", "message": "The service is restarting."}}, 503
             if request.path.endswith("/messages") and request.method == "POST":
                 return Response(self._stream(request.args.get("slow") == "1"), mimetype="text/event-stream")
             if request.method == "DELETE":

@@ -62,3 +62,9 @@ def test_unknown_v1_paths_and_methods_answer_in_openais_shape(client):
     wrong_method = client.get("/v1/chat/completions")
     assert wrong_method.status_code == 405 and wrong_method.headers["Allow"] == "POST"
     assert set(wrong_method.json["error"]) == {"message", "type", "param", "code"}
+
+
+def test_a_visitor_cookie_with_non_ascii_characters_is_a_new_visitor_not_an_error(client, memory, kit):
+    response = client.get(f"/api/public/bots/{SLUG}", headers={"Cookie": "rolechat_visitor=v_" + "A" * 22 + ".é"})
+    assert response.status_code == 200
+    assert visitor_of(memory.received[-1], kit.SECRET).user_id != "v_" + "A" * 22

@@ -117,3 +117,25 @@ def socket_closed_port():
             s.bind(("127.0.0.1", 0))
             yield s.getsockname()[1]  # bound, never listening: connections are refused
     return closed()
+
+
+def test_a_cluster_that_is_down_at_start_and_later_leaves_the_api_answering(make_app, signed_in):
+    with socket_closed_port() as port:
+        # A cluster client connects when it is made: the proxy must still start, and answer.
+        client = make_app(limits=TIGHT, redis_url=f"redis://127.0.0.1:{port}/0", redis_cluster=True).test_client()
+        assert [client.get("/api/me", headers=signed_in).status_code for _ in range(5)] == [200] * 5
+
+
+def test_an_error_reshaped_for_the_openai_api_still_gives_back_its_stream_slot(make_app, chat, monkeypatch):
+    from auth_proxy import callers
+    from rolechat_common.identity import Identity
+
+    key_caller = Identity("k_" + "K" * 22, "api-key", ("api-key",))
+    monkeypatch.setattr(callers, "api_key_caller", lambda *args: key_caller)
+    one_stream = replace(TIGHT, default=replace(TIGHT.default, rate_limit_per_minute=100, concurrent_streams=1))
+    client = make_app(limits=one_stream).test_client()
+    body = {"model": "tea-shop", "messages": [{"role": "user", "content": "hi"}]}
+    for _ in range(3):  # chat is stopping: 503 in its own shape, reshaped into OpenAI's
+        response = client.post("/v1/chat/completions?fail=restarting", json=body)
+        assert response.status_code == 503 and response.json["error"]["type"] == "server_error"
+    assert client.post("/v1/chat/completions", json=body).status_code != 429, "no slot was left held"
