@@ -90,3 +90,33 @@ def test_a_burst_over_the_rate_gets_429_and_other_users_carry_on(tight_stack):
     limited = hasty.get(f"{tight_stack.edge}/api/me", timeout=5)
     assert limited.status_code == 429 and 1 <= int(limited.headers["Retry-After"]) <= 60
     assert calm.get(f"{tight_stack.edge}/api/me", timeout=5).status_code == 200
+
+
+def test_a_published_bot_spends_its_owners_daily_quota_and_stops_with_it(tight_stack, fake):
+    import openai
+
+    owner = tight_stack.login("bot-quota-owner")
+    role = owner.post(f"{tight_stack.edge}/api/roles", json={"name": "Shop", "instructions": "Sell tea."}, timeout=5)
+    bot = owner.post(f"{tight_stack.edge}/api/bots", json={"role_id": role.json()["id"], "slug": "no-budget-shop"},
+                     timeout=5)
+    assert bot.status_code == 201 and bot.json()["daily_token_budget"] is None
+    key = owner.post(f"{tight_stack.edge}/api/bots/no-budget-shop/keys", json={}, timeout=5).json()["key"]
+    visitor = requests.Session()
+    cid = visitor.post(f"{tight_stack.edge}/api/public/bots/no-budget-shop/conversations", timeout=5).json()["id"]
+    fake.configure(tokens=80)
+    turn = visitor.post(f"{tight_stack.edge}/api/public/bots/no-budget-shop/conversations/{cid}/messages",
+                        json={"content": "hello"}, timeout=30)
+    assert parse_sse(turn.content)[-1].kind == "done"
+    usage = owner.get(f"{tight_stack.edge}/api/usage", timeout=5).json()
+    assert usage["limits"]["tokens_used_today"] >= 80 and usage["limits"]["tokens_remaining_today"] == 0
+    assert "bot:no-budget-shop" in [m["model"] for m in usage["models"]], "the owner sees what the bot spent"
+
+    fake.reset()
+    fake.clear_requests()
+    refused = visitor.post(f"{tight_stack.edge}/api/public/bots/no-budget-shop/conversations/{cid}/messages",
+                           json={"content": "again"}, timeout=10)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    client = openai.OpenAI(base_url=f"{tight_stack.edge}/v1", api_key=key, max_retries=0, timeout=10)
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="no-budget-shop", messages=[{"role": "user", "content": "hi"}])
+    assert fake.completion_requests() == [], "no model call once the owner's quota is spent"

@@ -191,7 +191,8 @@ def create_bot():
     data = json_body()
     fields = _bot_fields(data, creating=True)
     slug = _new_slug(data)
-    bot = _bots().create_bot(owner, slug, fields, current_app.config["MEMORY"].max_bots_per_user)
+    bot = _bots().create_bot(owner, slug, fields, current_app.config["MEMORY"].max_bots_per_user,
+                             owner_groups=g.identity.groups)
     log_bot("bot published", slug)
     return bot, 201
 
@@ -204,7 +205,8 @@ def get_bot(slug: str):
 @bp.patch("/api/bots/<slug>")
 def update_bot(slug: str):
     owner = _owner()
-    return _bots().update_bot(owner, _slug(slug), _bot_fields(json_body(), creating=False))
+    return _bots().update_bot(owner, _slug(slug), _bot_fields(json_body(), creating=False),
+                              owner_groups=g.identity.groups)
 
 
 @bp.delete("/api/bots/<slug>")
@@ -313,7 +315,8 @@ def runtime(slug: str):
         if key_id is not None:
             raise ApiError(403, "forbidden", "API keys have no conversations here.")
         cid = _conversation_id(cid)
-    return _bots().runtime(_slug(slug), key_id=key_id, visitor=g.identity.user_id, conversation=cid)
+    return _bots().runtime(_slug(slug), key_id=key_id, visitor=g.identity.user_id, conversation=cid,
+                           limits=current_app.config["MEMORY"].limits)
 
 
 @bp.post("/internal/bots/<slug>/usage")

@@ -26,6 +26,8 @@ from datetime import datetime, timedelta, timezone
 
 import redis
 
+from rolechat_common.limits import LimitPolicy
+
 from .profile_store import ProfileStore
 from .store import LimitReached, NotFound, Store, _now, new_id
 
@@ -141,7 +143,7 @@ class BotStore:
         record = self._record(owner, slug)
         return self._view(record, self._role_or_none(owner, record["role_id"]))
 
-    def create_bot(self, owner: str, slug: str, fields: dict, max_bots: int) -> dict:
+    def create_bot(self, owner: str, slug: str, fields: dict, max_bots: int, owner_groups: tuple = ()) -> dict:
         role = self._role(owner, fields["role_id"])
         bots_key = f"{_base(owner)}:bots"
         if self.redis.hlen(bots_key) >= max_bots:
@@ -149,7 +151,7 @@ class BotStore:
         ms, iso = _now()
         record = {"id": new_id("b_"), "slug": slug, "role_id": fields["role_id"], "greeting": "",
                   "suggestions": [], "daily_token_budget": None, "published": True, "created_at": iso,
-                  "updated_at": iso}
+                  "updated_at": iso, "owner_groups": list(owner_groups)}
         record.update({k: v for k, v in fields.items() if k in BOT_FIELDS and k != "published"})
         claim = json.dumps({"owner": owner, "id": record["id"], "claimed_at": ms})
         if not self.redis.set(_claim_key(slug), claim, nx=True):
@@ -162,7 +164,7 @@ class BotStore:
             raise
         return self._view(record, role)
 
-    def update_bot(self, owner: str, slug: str, fields: dict) -> dict:
+    def update_bot(self, owner: str, slug: str, fields: dict, owner_groups: tuple = ()) -> dict:
         record = self._record(owner, slug)
         if "role_id" in fields:
             role = self._role(owner, fields["role_id"])
@@ -171,6 +173,7 @@ class BotStore:
         _, iso = _now()
         record.update({k: v for k, v in fields.items() if k in BOT_FIELDS})
         record["updated_at"] = iso
+        record["owner_groups"] = list(owner_groups)  # as of the owner's latest change
         self.redis.hset(f"{_base(owner)}:bots", slug, json.dumps(record, ensure_ascii=False))
         return self._view(record, role)
 
@@ -315,7 +318,9 @@ class BotStore:
 
     # --- what chat needs to answer as the bot ------------------------------------------------------
     def runtime(self, slug: str, *, key_id: str | None = None, visitor: str | None = None,
-                conversation: str | None = None) -> dict:
+                conversation: str | None = None, limits: LimitPolicy | None = None) -> dict:
+        """What chat needs to answer as the bot. The bot's tokens count against its owner's daily
+        quota too (`limits`: the owner's groups as stored with the bot): a bot is no way around it."""
         owner, record, role = self.published(slug)
         bid = record["id"]
         key = None
@@ -334,6 +339,9 @@ class BotStore:
         used = int(today.get("prompt_tokens", 0)) + int(today.get("completion_tokens", 0))
         budget = record.get("daily_token_budget")
         exhausted = budget is not None and used >= budget
+        if limits is not None and not exhausted:
+            owner_quota = limits.for_groups(record.get("owner_groups") or ()).daily_tokens
+            exhausted = owner_quota is not None and self.profile.tokens_today(owner) >= owner_quota
         created = datetime.fromisoformat(record["created_at"].replace("Z", "+00:00"))
         result = {"slug": slug, "name": role.get("name", ""), "instructions": role.get("instructions") or "",
                   "pins": pins, "model": model, "model_registered": registered,
@@ -370,6 +378,9 @@ class BotStore:
             if conversation is not None:
                 pipe.zadd(_bot_key(owner, bid, "convs"), {conversation: ms}, xx=True)  # newest activity first
             pipe.execute()
+        # The owner pays for the bot: its tokens are in their usage, under "bot:<slug>", and count
+        # against their daily quota.
+        self.profile.record_usage(owner, f"bot:{slug}", prompt_tokens, completion_tokens, None)
 
     def usage(self, owner: str, slug: str, days: int = 30) -> dict:
         record = self._record(owner, slug)
@@ -411,11 +422,10 @@ class BotStore:
 
     def transcripts(self, owner: str, slug: str, limit: int) -> list[dict]:
         bid = self._record(owner, slug)["id"]
-        with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zrevrange(_bot_key(owner, bid, "convs"), 0, limit - 1)
-            pipe.hgetall(_bot_key(owner, bid, "visitors"))
-            ids, visitors = pipe.execute()
-        pairs = [(cid, visitors[cid]) for cid in ids if cid in visitors]
+        ids = self.redis.zrevrange(_bot_key(owner, bid, "convs"), 0, limit - 1)
+        # only this page's visitors: the index grows with every visitor conversation
+        visitors = self.redis.hmget(_bot_key(owner, bid, "visitors"), ids) if ids else []
+        pairs = [(cid, visitor) for cid, visitor in zip(ids, visitors) if visitor]
         with self.redis.pipeline(transaction=False) as pipe:  # one visitor's keys per command: any slot
             for cid, visitor in pairs:
                 keys = self.store._keys(visitor, cid)
