@@ -253,6 +253,8 @@ def _halt(producer: gevent.Greenlet, watcher: gevent.Greenlet | None) -> None:
 def _store(turn: Turn, memory: MemoryClient, config: Config, status: str, error: str | None) -> dict | None:
     """Store the assistant's message as it ended; never raises (the stream must still end cleanly)."""
     message = {"role": "assistant", "content": turn.content, "model": turn.model, "status": status}
+    if turn.user_message.get("id"):  # kept only while its question is (not after an edit replaced it)
+        message["answers"] = turn.user_message["id"]
     if turn.role_id:
         message["role_id"] = turn.role_id
     if turn.context:
@@ -263,9 +265,15 @@ def _store(turn: Turn, memory: MemoryClient, config: Config, status: str, error:
     try:
         stored = memory.append_message(turn.who, turn.conversation_id, message, request_id=turn.request_id,
                                        patient=True)
-    except (ApiError, MemoryFailure) as exc:
+    except MemoryFailure as exc:
+        if exc.code == "question_replaced":  # edited or regenerated meanwhile: this answer is not kept
+            log(logger, logging.INFO, "answer dropped: its question was replaced", conversation=turn.conversation_id)
+        else:
+            log(logger, logging.ERROR, "could not store the answer", conversation=turn.conversation_id,
+                status=status, reason=exc.code)
+    except ApiError as exc:
         log(logger, logging.ERROR, "could not store the answer", conversation=turn.conversation_id,
-            status=status, reason=getattr(exc, "code", type(exc).__name__))
+            status=status, reason=exc.code)
     except Exception:  # noqa: BLE001
         logger.exception("could not store the answer")
     now = time.monotonic()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
+import gevent
 import pytest
 import requests
 
@@ -62,13 +63,20 @@ def config(memory_service, upstream) -> Config:
 @pytest.fixture
 def make_app(config):
     """Chat in-process with a variant of the test config: make_app(max_answer_tokens=5)."""
-    made = []
+    made, background = [], []
+
+    def spawn(*args, **kwargs):
+        background.append(gevent.spawn(*args, **kwargs))
+        return background[-1]
 
     def make(**changes):
         made.append(create_app(replace(config, **changes)))
+        made[-1].extensions["chat.spawn"] = spawn
         return made[-1]
 
     yield make
+    # Background work (summaries) ends with its test: it must not reach the next test's upstream.
+    gevent.joinall(background, timeout=10)
     for app in made:  # let memory's gunicorn stop promptly: no idle keep-alive connections left
         app.extensions["chat.memory"].http.clear()
 

@@ -9,7 +9,8 @@ from flask import Blueprint, Response, current_app, g, request, stream_with_cont
 from rolechat_common.web import ApiError, error_response, json_body, string_field
 
 from .profile_routes import enforce_daily_quota
-from .store import AUTHORS, STATUSES, InvalidPin, LimitReached, MessageNotFound, NotFound, PinTooLong, Store
+from .store import (AUTHORS, STATUSES, InvalidPin, LimitReached, MessageNotFound, NotFound, PinTooLong,
+                    QuestionGone, Store)
 
 bp = Blueprint("memory", __name__, url_prefix="/api")
 CONVERSATION_ID = re.compile(r"^c_[A-Za-z0-9_-]{22}$")
@@ -50,6 +51,11 @@ def _not_found(_exc):
 @bp.errorhandler(MessageNotFound)
 def _message_not_found(_exc):
     return error_response(404, "message_not_found", "No such question in this conversation; reload it and try again.")
+
+
+@bp.errorhandler(QuestionGone)
+def _question_gone(_exc):
+    return error_response(409, "question_replaced", "The question this answers was replaced; the answer is not kept.")
 
 
 @bp.errorhandler(LimitReached)
@@ -115,6 +121,10 @@ def append_message(cid: str):
     replaces = string_field(data, "replaces", max_chars=64)
     if replaces is not None and role != "user":
         raise ApiError(400, "invalid_field", "'replaces' goes with a user message only.")
+    # An answer names its question: it is stored only while that question is still there.
+    answers = string_field(data, "answers", max_chars=64)
+    if answers is not None and role != "assistant":
+        raise ApiError(400, "invalid_field", "'answers' goes with an assistant message only.")
     if role == "user":
         enforce_daily_quota()  # a new question is where spending starts; a refused one changes nothing
     message = {
@@ -128,6 +138,8 @@ def append_message(cid: str):
         if role != "assistant" or not isinstance(context, dict) or len(json.dumps(context)) > MAX_CONTEXT_JSON:
             raise ApiError(400, "invalid_field", "'context' must be a small object, on assistant messages only.")
         message["context"] = context
+    if answers is not None:
+        message["answers"] = answers
     if replaces is not None:
         return _store().replace_from(_user(), _conversation_id(cid), replaces, message), 201
     return _store().append_message(_user(), _conversation_id(cid), message), 201

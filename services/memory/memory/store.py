@@ -35,6 +35,10 @@ class MessageNotFound(Exception):
     """The conversation exists but holds no such message (or not one that may be replaced)."""
 
 
+class QuestionGone(Exception):
+    """An answer arrived for a question that was replaced meanwhile (edit and resend, regenerate)."""
+
+
 class LimitReached(Exception):
     pass
 
@@ -110,6 +114,22 @@ return {1, index, #ids, dropped}
 """
 
 
+# Stores an answer only while the question it answers is still in the conversation: a stopped
+# answer saved moments after the question was replaced must not land after the new question.
+# KEYS: conv, order, msgs, convs, context   ARGV: question id, answer id, answer JSON, conversation
+# id, now (ms), now (ISO), context JSON or ''. Returns 1 stored, -1 no conversation, -2 question gone.
+_APPEND_ANSWER = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if not redis.call('LPOS', KEYS[2], ARGV[1]) then return -2 end
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[1], 'updated_at', ARGV[6])
+redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4])
+if ARGV[7] ~= '' then redis.call('SET', KEYS[5], ARGV[7]) end
+return 1
+"""
+
+
 def _record(message: dict, iso: str) -> dict:
     """A message as stored: its fields, a new id and the time."""
     record = {"id": new_id("m_"), "role": message["role"], "content": message["content"],
@@ -150,6 +170,7 @@ class Store:
         self.max_conversations = max_conversations
         self.max_messages = max_messages
         self._cut = client.register_script(_CUT)
+        self._append_answer = client.register_script(_APPEND_ANSWER)
 
     @staticmethod
     def _keys(user: str, cid: str | None = None) -> dict[str, str]:
@@ -245,6 +266,8 @@ class Store:
             raise LimitReached(f"A conversation holds at most {self.max_messages} messages; start a new one.")
         ms, iso = _now()
         record = _record(message, iso)
+        if message.get("answers"):
+            return self._store_answer(keys, cid, message["answers"], record, ms, iso)
         conv_changes = {"updated_at": iso}
         if not title and record["role"] == "user":
             conv_changes["title"] = " ".join(record["content"].split())[:AUTO_TITLE_CHARS]
@@ -256,6 +279,17 @@ class Store:
             if record.get("context"):
                 pipe.set(keys["context"], json.dumps({**record["context"], "message_id": record["id"]}))
             pipe.execute()
+        return record
+
+    def _store_answer(self, keys: dict, cid: str, question_id: str, record: dict, ms: int, iso: str) -> dict:
+        context = json.dumps({**record["context"], "message_id": record["id"]}) if record.get("context") else ""
+        status = self._append_answer(
+            keys=[keys["conv"], keys["order"], keys["msgs"], keys["convs"], keys["context"]],
+            args=[question_id, record["id"], json.dumps(record, ensure_ascii=False), cid, ms, iso, context])
+        if status == -1:
+            raise NotFound
+        if status != 1:
+            raise QuestionGone
         return record
 
     def replace_from(self, user: str, cid: str, mid: str, question: dict) -> dict:

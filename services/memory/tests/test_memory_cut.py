@@ -186,3 +186,24 @@ def test_a_question_over_the_daily_quota_cuts_nothing(config, alice):
     response = cut(client, alice, cid, stored[0]["id"])
     assert response.status_code == 429 and response.get_json()["error"]["code"] == "quota_exceeded"
     assert contents(client, alice, cid) == ["q0", "a0"]
+
+
+def test_an_answer_is_kept_only_while_its_question_is(client, alice):
+    """Stop, then Regenerate at once: the stopped answer is saved a moment after the question it
+    answers was replaced; it must not land after the new question."""
+    cid = create(client, alice)
+    question = post(client, alice, cid, "user", "q0")
+    kept = post(client, alice, cid, "assistant", "a0", answers=question["id"])
+    assert "answers" not in kept
+    new_question = replaced(cut(client, alice, cid, question["id"], "q0 again")) and contents(client, alice, cid)
+    assert new_question == ["q0 again"]
+    late = client.post(f"/api/conversations/{cid}/messages", headers=alice,
+                       json={"role": "assistant", "content": "a0, stopped", "status": "interrupted",
+                             "answers": question["id"]})
+    assert late.status_code == 409 and late.get_json()["error"]["code"] == "question_replaced"
+    assert contents(client, alice, cid) == ["q0 again"]
+    assert client.post(f"/api/conversations/{cid}/messages", headers=alice,
+                       json={"role": "user", "content": "x", "answers": question["id"]}).status_code == 400
+    bob_answer = client.post(f"/api/conversations/{'c_' + 'Q' * 22}/messages", headers=alice,
+                             json={"role": "assistant", "content": "x", "answers": question["id"]})
+    assert bob_answer.status_code == 404
