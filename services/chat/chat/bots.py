@@ -12,21 +12,21 @@ import logging
 import re
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, current_app, g
 
 from rolechat_common.logs import log
 from rolechat_common.web import ApiError, json_body, string_field
 
 from . import roles
-from .context import FIRST_PAGE, Budget, assemble
+from .context import FIRST_PAGE, Budget
 from .memory import MemoryClient, MemoryFailure
 from .tokens import Counter
-from .turns import Turn, stream_turn
+from .routes import CONVERSATION_ID, stream_answer
+from .turns import Turn
 
 logger = logging.getLogger("rolechat.chat.bots")
 bp = Blueprint("chat_bots", __name__, url_prefix="/api/public/bots")
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
-CONVERSATION_ID = re.compile(r"^c_[A-Za-z0-9_-]{22}$")
 
 
 def _memory() -> MemoryClient:
@@ -142,23 +142,7 @@ def post_message(slug: str, cid: str):
                        "midnight (UTC); we are sorry for the wait.", {"Retry-After": str(spent_out[1])})
     memory = _memory()
     model = model_for(bot)
-    budget = budget_for_bot(bot, model)
     source = memory.context_source(g.identity, cid, request_id=g.request_id, limit=FIRST_PAGE)
     source = {**source, "instructions": bot.get("instructions") or "", "pins": bot_pins(bot)}
-
-    def older(before: int, limit: int) -> dict:
-        return memory.message_page(g.identity, cid, before=before, limit=limit, request_id=g.request_id)
-
-    assembly = assemble(source, content, budget, config, older)
-    user_message = memory.append_message(g.identity, cid, {"role": "user", "content": content},
-                                         request_id=g.request_id)
-    entry = current_app.extensions["chat.catalog"].entry(model)
-    turn = Turn(conversation_id=cid, model=model, messages=assembly.messages, user_message=user_message,
-                who=g.identity, request_id=g.request_id, max_tokens=budget.answer_tokens,
-                context=assembly.breakdown, budget=budget, assembly=assembly, summary=source.get("summary"),
-                request_options=request_options(bot), price=entry.cost if entry is not None else None)
-    client = current_app.extensions["chat.upstream"].client_for(entry)
-    body = stream_turn(turn, client=client, memory=memory, config=config, environ=request.environ,
-                       spawn=current_app.extensions["chat.spawn"])
-    return Response(_counted(body, turn, slug, memory, cid), status=200, mimetype="text/event-stream",
-                    direct_passthrough=True, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return stream_answer(cid, content, source, model, budget_for_bot(bot, model), options=request_options(bot),
+                         wrap=lambda body, turn: _counted(body, turn, slug, memory, cid))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 
 from flask import Blueprint, Response, current_app, g, request
 
@@ -136,6 +137,17 @@ def post_message(cid: str):
     options = {}
     if role and role.get("temperature") is not None:
         options["temperature"] = role["temperature"]
+    return stream_answer(cid, content, source, model, budget, role_id=(source.get("role_id") if role else "") or "",
+                         options=options, replaces=replaces)
+
+
+def stream_answer(cid: str, content: str, source: dict, model: str, budget: Budget, *, role_id: str = "",
+                  options: dict | None = None, replaces: str | None = None,
+                  wrap: Callable[[Iterator[bytes], Turn], Iterator[bytes]] | None = None) -> Response:
+    """One turn of conversation `cid` (a signed-in user's or a bot visitor's), streamed: the context
+    assembled from `source` within `budget`, the question stored before the model is asked, then
+    the answer as Server-Sent Events. `wrap` sees the body and the turn (a bot counts its tokens)."""
+    config, memory = _config(), _memory()
     entry = _catalog().entry(model)
 
     def older(before: int, limit: int) -> dict:
@@ -150,13 +162,12 @@ def post_message(cid: str):
     turn = Turn(conversation_id=cid, model=model, messages=assembly.messages, user_message=user_message,
                 who=g.identity, request_id=g.request_id, max_tokens=budget.answer_tokens,
                 context=assembly.breakdown, budget=budget, assembly=assembly, summary=source.get("summary"),
-                role_id=(source.get("role_id") if role else "") or "", request_options=options,
-                price=entry.cost if entry is not None else None)
+                role_id=role_id, request_options=options or {}, price=entry.cost if entry is not None else None)
     client = current_app.extensions["chat.upstream"].client_for(entry)
     body = stream_turn(turn, client=client, memory=memory, config=config, environ=request.environ,
                        spawn=current_app.extensions["chat.spawn"])
-    return Response(body, status=200, mimetype="text/event-stream", direct_passthrough=True,
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return Response(wrap(body, turn) if wrap else body, status=200, mimetype="text/event-stream",
+                    direct_passthrough=True, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 @bp.post("/conversations/<cid>/pins")
