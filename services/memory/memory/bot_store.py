@@ -26,9 +26,9 @@ from datetime import datetime, timedelta, timezone
 
 import redis
 
-from rolechat_common.limits import LimitPolicy
+from rolechat_common.limits import LimitPolicy, seconds_until_utc_midnight
 
-from .profile_store import ProfileStore
+from .profile_store import ProfileStore, utc_day
 from .store import LimitReached, NotFound, Store, _now, new_id
 
 BOT_FIELDS = ("role_id", "greeting", "suggestions", "daily_token_budget", "published")
@@ -79,18 +79,8 @@ def visitor_tag(visitor: str) -> str:
     return "visitor-" + hashlib.sha256(visitor.encode()).hexdigest()[:10]
 
 
-def _day(at: datetime | None = None) -> str:
-    return (at or datetime.now(timezone.utc)).strftime("%Y-%m-%d")
-
-
 def _month(at: datetime | None = None) -> str:
     return (at or datetime.now(timezone.utc)).strftime("%Y-%m")
-
-
-def seconds_until_midnight(now: datetime | None = None) -> int:
-    now = now or datetime.now(timezone.utc)
-    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return max(1, int((midnight - now).total_seconds() + 0.999))
 
 
 def seconds_until_next_month(now: datetime | None = None) -> int:
@@ -335,7 +325,7 @@ class BotStore:
         pins = [p["text"] for p in self.profile.list_role_pins(owner, record["role_id"])]
         model = role.get("model") or ""
         registered = bool(model) and any(m["id"] == model for m in self.profile.list_models(owner))
-        today = self.redis.hgetall(_bot_key(owner, bid, f"usage:{_day()}"))
+        today = self.redis.hgetall(_bot_key(owner, bid, f"usage:{utc_day()}"))
         used = int(today.get("prompt_tokens", 0)) + int(today.get("completion_tokens", 0))
         budget = record.get("daily_token_budget")
         exhausted = budget is not None and used >= budget
@@ -347,7 +337,7 @@ class BotStore:
                   "pins": pins, "model": model, "model_registered": registered,
                   "temperature": role.get("temperature"), "max_answer_tokens": role.get("max_answer_tokens"),
                   "daily_token_budget": budget, "tokens_today": used, "budget_exhausted": exhausted,
-                  "retry_after": seconds_until_midnight() if exhausted else None,
+                  "retry_after": seconds_until_utc_midnight() if exhausted else None,
                   "created": int(created.timestamp())}
         if key is not None:
             quota = key.get("monthly_token_quota")
@@ -363,7 +353,7 @@ class BotStore:
         bid = record["id"]
         if key_id is not None and not self.redis.hexists(_bot_key(owner, bid, "keys"), key_id):
             raise NotFound
-        day_key = _bot_key(owner, bid, f"usage:{_day()}")
+        day_key = _bot_key(owner, bid, f"usage:{utc_day()}")
         ms, _ = _now()
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hincrby(day_key, "prompt_tokens", prompt_tokens)
@@ -385,7 +375,7 @@ class BotStore:
     def usage(self, owner: str, slug: str, days: int = 30) -> dict:
         record = self._record(owner, slug)
         now = datetime.now(timezone.utc)
-        day_list = [_day(now - timedelta(days=i)) for i in range(days - 1, -1, -1)]
+        day_list = [utc_day(now - timedelta(days=i)) for i in range(days - 1, -1, -1)]
         with self.redis.pipeline(transaction=True) as pipe:
             for day in day_list:
                 pipe.hgetall(_bot_key(owner, record["id"], f"usage:{day}"))
@@ -399,7 +389,7 @@ class BotStore:
         today = result[-1]["total_tokens"]
         return {"days": result, "daily_token_budget": budget, "tokens_today": today,
                 "remaining_today": None if budget is None else max(0, budget - today),
-                "resets_in_seconds": seconds_until_midnight(now)}
+                "resets_in_seconds": seconds_until_utc_midnight(now)}
 
     # --- visitors' conversations and the owner's transcripts -------------------------------------
     def create_visitor_conversation(self, visitor: str, slug: str) -> dict:

@@ -142,7 +142,7 @@ class ProfileStore:
     # --- usage -----------------------------------------------------------------------------------
     def record_usage(self, user: str, model: str, prompt_tokens: int, completion_tokens: int,
                      cost: float | None) -> None:
-        day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        day = utc_day()
         key = f"{_base(user)}:usage:{day}"
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hincrby(key, f"{model}\tprompt_tokens", prompt_tokens)
@@ -157,7 +157,7 @@ class ProfileStore:
 
     def tokens_today(self, user: str) -> int:
         """Prompt + answer tokens of the current UTC day: what the daily quota counts."""
-        day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        day = utc_day()
         return int(self.redis.get(f"{_base(user)}:tokens:{day}") or 0)
 
     def usage(self, user: str, days: int) -> dict:
@@ -183,6 +183,11 @@ class ProfileStore:
             result_days.append({"day": day, **day_total, "models": sorted(models.values(), key=lambda m: m["model"])})
         return {"days": result_days, "models": sorted(per_model.values(), key=lambda m: m["model"]),
                 "total": total, "since": f"{str(since)[:4]}-{str(since)[4:6]}-{str(since)[6:]}"}
+
+
+def utc_day(at: datetime | None = None) -> str:
+    """The UTC day usage and quotas are counted by, YYYY-MM-DD."""
+    return (at or datetime.now(timezone.utc)).strftime("%Y-%m-%d")
 
 
 def _empty() -> dict:
