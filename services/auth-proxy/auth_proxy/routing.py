@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from rolechat_common import ids
+
 SELF = "auth-proxy"   # answered by the proxy itself
 CHAT = "chat"
 MEMORY = "memory"
@@ -20,12 +22,12 @@ MEMORY = "memory"
 USER, PUBLIC, VISITOR, API_KEY = "user", "public", "visitor", "api-key"
 
 PARAMETERS = {
-    "id": re.compile(r"^c_[A-Za-z0-9_-]{22}$"),
-    "pin_id": re.compile(r"^p_[A-Za-z0-9_-]{22}$"),
+    "id": ids.CONVERSATION_ID,
+    "pin_id": ids.PIN_ID,
     "role_id": re.compile(r"^(r_[A-Za-z0-9_-]{22}|preset-[a-z0-9-]{1,40})$"),
-    "model_id": re.compile(r"^ft:[A-Za-z0-9._-]+(:[A-Za-z0-9._-]*){1,5}$"),
-    "slug": re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$"),
-    "key_id": re.compile(r"^k_[A-Za-z0-9_-]{22}$"),
+    "model_id": ids.FINE_TUNED_MODEL_ID,
+    "slug": ids.BOT_SLUG,
+    "key_id": ids.KEY_ID,
 }
 
 

@@ -9,11 +9,11 @@ then counts the tokens against the bot's daily budget. A bot that has used up it
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 
 from flask import Blueprint, current_app, g
 
+from rolechat_common.ids import BOT_SLUG, CONVERSATION_ID
 from rolechat_common.logs import log
 from rolechat_common.web import ApiError, json_body, string_field
 
@@ -21,12 +21,11 @@ from . import roles
 from .context import FIRST_PAGE, Budget
 from .memory import MemoryClient, MemoryFailure
 from .tokens import Counter
-from .routes import CONVERSATION_ID, stream_answer
+from .routes import stream_answer
 from .turns import Turn
 
 logger = logging.getLogger("rolechat.chat.bots")
 bp = Blueprint("chat_bots", __name__, url_prefix="/api/public/bots")
-SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
 
 
 def _memory() -> MemoryClient:
@@ -39,7 +38,7 @@ class BotUnavailable(Exception):
 
 def runtime(slug: str, conversation: str | None = None) -> dict:
     """What answering as the bot needs, as memory gives it for the calling visitor or API key."""
-    if not SLUG.match(slug):
+    if not BOT_SLUG.match(slug):
         raise BotUnavailable
     try:
         return _memory().bot_runtime(g.identity, slug, request_id=g.request_id, conversation=conversation)

@@ -3,26 +3,23 @@ model registration and publishing. Memory stores; chat validates and applies the
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import replace
 from urllib.parse import quote
 
 import openai
 from flask import Blueprint, current_app, g, request
 
+from rolechat_common.ids import FINE_TUNED_MODEL_ID, PIN_ID, ROLE_ID
 from rolechat_common.logs import log
 from rolechat_common.web import ApiError, json_body, string_field
 
 from . import presets as preset_mod
 from .context import Budget, budget_for, fixed_tokens
-from .memory import MemoryFailure
 from .tokens import Counter
 from .upstream import error_facts
 
 logger = logging.getLogger("rolechat.chat.roles")
 bp = Blueprint("chat_roles", __name__, url_prefix="/api")
-ROLE_ID = re.compile(r"^r_[A-Za-z0-9_-]{22}$")
-FINE_TUNED_ID = re.compile(r"^ft:[A-Za-z0-9._-]+(:[A-Za-z0-9._-]*){1,5}$")
 MAX_NAME_CHARS = 100
 MAX_LABEL_CHARS = 200
 MAX_ANSWER_LIMIT = 200_000
@@ -210,7 +207,7 @@ def add_role_pin(role_id: str):
 @bp.delete("/roles/<role_id>/pins/<pin_id>")
 def delete_role_pin(role_id: str, pin_id: str):
     _builtin_read_only(_role_id(role_id))
-    if not re.match(r"^p_[A-Za-z0-9_-]{22}$", pin_id):
+    if not PIN_ID.match(pin_id):
         raise ApiError(404, "not_found", "No such pin.")
     _call("DELETE", f"/api/roles/{role_id}/pins/{pin_id}")
     return "", 204
@@ -239,7 +236,7 @@ def _is_admin() -> bool:
 
 
 def _fine_tuned_id(model_id: str | None) -> str:
-    if not model_id or len(model_id) > 200 or not FINE_TUNED_ID.match(model_id):
+    if not model_id or len(model_id) > 200 or not FINE_TUNED_MODEL_ID.match(model_id):
         raise ApiError(400, "invalid_field", "'id' must be a fine-tuned model id such as "
                                              "'ft:gpt-4o-mini-2024-07-18:my-org:support:AbC123'.")
     return model_id
@@ -281,7 +278,7 @@ def _provider_reason(exc: openai.APIStatusError) -> str | None:
 
 
 def _registered_path(model_id: str) -> str:
-    if not FINE_TUNED_ID.match(model_id) or len(model_id) > 200:
+    if not FINE_TUNED_MODEL_ID.match(model_id) or len(model_id) > 200:
         raise ApiError(404, "not_found", "No such model.")
     return "/api/registered-models/" + quote(model_id, safe=":")
 

@@ -1,11 +1,11 @@
 """The chat service's HTTP API (behind the auth-proxy): models, conversation settings, turns."""
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 
 from flask import Blueprint, Response, current_app, g, request
 
+from rolechat_common.ids import CONVERSATION_ID, MESSAGE_ID
 from rolechat_common.web import ApiError, json_body, string_field
 
 from .catalog import ModelCatalog
@@ -18,9 +18,7 @@ from .turns import Turn, stream_turn
 from . import roles
 
 bp = Blueprint("chat", __name__, url_prefix="/api")
-CONVERSATION_ID = re.compile(r"^c_[A-Za-z0-9_-]{22}$")
 MAX_TITLE_CHARS = 200
-MESSAGE_ID = re.compile(r"^m_[A-Za-z0-9_-]{22}$")
 MAX_PIN_CHARS = 32000
 
 

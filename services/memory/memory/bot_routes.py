@@ -16,22 +16,19 @@ import re
 from flask import Blueprint, current_app, g, request
 
 from rolechat_common import identity as ident
+from rolechat_common.ids import BOT_SLUG, CONVERSATION_ID, KEY_ID, ROLE_ID
 from rolechat_common.logs import log
 from rolechat_common.web import ApiError, error_response, json_body, string_field
 
 from .bot_store import KEY_PREFIX, BotStore, InvalidKey, RoleNotFound, SlugTaken
-from .profile_routes import ROLE_ID
-from .routes import CONVERSATION_ID
 from .store import LimitReached, NotFound
 
 logger = logging.getLogger("rolechat.memory.bots")
 bp = Blueprint("memory_bots", __name__)
-SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
 RESERVED_SLUGS = frozenset({
     "api", "admin", "b", "v1", "static", "login", "logout", "assets", "bots", "bot", "public", "internal",
     "local", "me", "new", "settings", "healthz", "readyz", "metrics", "openapi", "docs", "help", "app",
 })
-KEY_ID = re.compile(r"^k_[A-Za-z0-9_-]{22}$")
 RAW_KEY = re.compile(r"^" + KEY_PREFIX + r"[A-Za-z0-9_-]{43}$")
 NOT_OWNERS = frozenset({"visitor", "api-key", "service"})
 MAX_KEY_NAME_CHARS = 100
@@ -108,7 +105,7 @@ def _issued_by(issuer: str) -> None:
 
 
 def _slug(slug: str) -> str:
-    if not SLUG.match(slug):
+    if not BOT_SLUG.match(slug):
         raise NotFound
     return slug
 
@@ -171,7 +168,7 @@ def _optional_count(data: dict, name: str, maximum: int) -> int | None:
 
 def _new_slug(data: dict) -> str:
     slug = string_field(data, "slug", max_chars=40, required=True, allow_empty=False)
-    if not SLUG.match(slug):
+    if not BOT_SLUG.match(slug):
         raise ApiError(400, "invalid_slug", "'slug' must be 3 to 40 lowercase letters, digits or hyphens, "
                                             "starting and ending with a letter or digit.")
     if slug in RESERVED_SLUGS:

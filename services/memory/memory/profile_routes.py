@@ -5,6 +5,7 @@ import re
 
 from flask import Blueprint, current_app, g, request
 
+from rolechat_common.ids import PIN_ID, ROLE_ID
 from rolechat_common.limits import seconds_until_utc_midnight
 from rolechat_common.web import ApiError, error_response, json_body, string_field
 
@@ -12,8 +13,6 @@ from .profile_store import ProfileStore
 from .store import LimitReached, NotFound, PinTooLong
 
 bp = Blueprint("memory_profile", __name__, url_prefix="/api")
-ROLE_ID = re.compile(r"^r_[A-Za-z0-9_-]{22}$")
-PIN_ID = re.compile(r"^p_[A-Za-z0-9_-]{22}$")
 MODEL_ID = re.compile(r"^[A-Za-z0-9._:/-]{1,200}$")
 MAX_NAME_CHARS = 100
 MAX_LABEL_CHARS = 200

@@ -6,6 +6,7 @@ import re
 
 from flask import Blueprint, Response, current_app, g, request, stream_with_context
 
+from rolechat_common.ids import CONVERSATION_ID, MESSAGE_ID, PIN_ID
 from rolechat_common.web import ApiError, error_response, json_body, string_field
 
 from .profile_routes import enforce_daily_quota
@@ -13,7 +14,6 @@ from .store import (AUTHORS, STATUSES, InvalidPin, LimitReached, MessageNotFound
                     QuestionGone, Store)
 
 bp = Blueprint("memory", __name__, url_prefix="/api")
-CONVERSATION_ID = re.compile(r"^c_[A-Za-z0-9_-]{22}$")
 MAX_TITLE_CHARS = 200
 MAX_MODEL_CHARS = 200
 MAX_ERROR_CHARS = 500
@@ -146,8 +146,6 @@ def append_message(cid: str):
 
 
 # --- pins, summary, context, search, export ------------------------------------------------------
-PIN_ID = re.compile(r"^p_[A-Za-z0-9_-]{22}$")
-MESSAGE_ID = re.compile(r"^m_[A-Za-z0-9_-]{22}$")
 MAX_QUERY_CHARS = 200
 MAX_SEARCH_RESULTS = 50
 MAX_PAGE = 500
