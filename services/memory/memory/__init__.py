@@ -9,7 +9,7 @@ from rolechat_common.config import redis_client
 
 from .config import Config
 from .profile_store import ProfileStore
-from .store import Store
+from .store import LimitReached, PinTooLong, Store
 
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
               redis.exceptions.BusyLoadingError)
@@ -36,6 +36,10 @@ def create_app(config: Config | None = None) -> Flask:
 
     web.install(app, "memory", identity_secret=config.identity_secret,
                 allowed_issuers=(identity.ISSUER_AUTH_PROXY, identity.ISSUER_CHAT), ready=ready)
+
+    # Refusals every blueprint raises the same way; the exception carries the message.
+    app.register_error_handler(LimitReached, lambda exc: web.error_response(400, "limit_reached", str(exc)))
+    app.register_error_handler(PinTooLong, lambda exc: web.error_response(413, "too_long", str(exc)))
 
     @app.errorhandler(redis.exceptions.RedisError)
     def _redis_error(exc):

@@ -21,7 +21,7 @@ from rolechat_common.logs import log
 from rolechat_common.web import ApiError, error_response, json_body, string_field
 
 from .bot_store import KEY_PREFIX, BotStore, InvalidKey, RoleNotFound, SlugTaken
-from .store import LimitReached, NotFound
+from .store import NotFound
 
 logger = logging.getLogger("rolechat.memory.bots")
 bp = Blueprint("memory_bots", __name__)
@@ -60,11 +60,6 @@ def _role_not_found(_exc):
 @bp.errorhandler(SlugTaken)
 def _slug_taken(_exc):
     return error_response(409, "slug_taken", "This address is already taken; choose another slug.")
-
-
-@bp.errorhandler(LimitReached)
-def _limit(exc):
-    return error_response(400, "limit_reached", str(exc))
 
 
 # --- who is calling ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from rolechat_common.limits import seconds_until_utc_midnight
 from rolechat_common.web import ApiError, error_response, json_body, string_field
 
 from .profile_store import ProfileStore
-from .store import LimitReached, NotFound, PinTooLong
+from .store import NotFound
 
 bp = Blueprint("memory_profile", __name__, url_prefix="/api")
 MODEL_ID = re.compile(r"^[A-Za-z0-9._:/-]{1,200}$")
@@ -36,16 +36,6 @@ def _role_id(rid: str) -> str:
 @bp.errorhandler(NotFound)
 def _not_found(_exc):
     return error_response(404, "not_found", "No such role or model.")
-
-
-@bp.errorhandler(LimitReached)
-def _limit(exc):
-    return error_response(400, "limit_reached", str(exc))
-
-
-@bp.errorhandler(PinTooLong)
-def _too_long(exc):
-    return error_response(413, "too_long", str(exc))
 
 
 def _role_fields(data: dict, creating: bool) -> dict:

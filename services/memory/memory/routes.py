@@ -10,8 +10,7 @@ from rolechat_common.ids import CONVERSATION_ID, MESSAGE_ID, PIN_ID
 from rolechat_common.web import ApiError, error_response, json_body, string_field
 
 from .profile_routes import enforce_daily_quota
-from .store import (AUTHORS, STATUSES, InvalidPin, LimitReached, MessageNotFound, NotFound, PinTooLong,
-                    QuestionGone, Store)
+from .store import AUTHORS, STATUSES, InvalidPin, MessageNotFound, NotFound, QuestionGone, Store
 
 bp = Blueprint("memory", __name__, url_prefix="/api")
 MAX_TITLE_CHARS = 200
@@ -56,11 +55,6 @@ def _message_not_found(_exc):
 @bp.errorhandler(QuestionGone)
 def _question_gone(_exc):
     return error_response(409, "question_replaced", "The question this answers was replaced; the answer is not kept.")
-
-
-@bp.errorhandler(LimitReached)
-def _limit(exc):
-    return error_response(400, "limit_reached", str(exc))
 
 
 @bp.get("/conversations")
@@ -156,11 +150,6 @@ EXPORT_FORMATS = ("md", "json")
 @bp.errorhandler(InvalidPin)
 def _invalid_pin(exc):
     return error_response(400, "invalid_excerpt", str(exc))
-
-
-@bp.errorhandler(PinTooLong)
-def _pin_too_long(exc):
-    return error_response(413, "too_long", str(exc))
 
 
 def _positive_arg(name: str, default: int | None, maximum: int) -> int | None:
