@@ -21,6 +21,7 @@ the process holding one dies.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
@@ -141,6 +142,17 @@ class LimitsUnavailable(Exception):
     """Redis could not be asked; the caller decides whether to go on without the limit."""
 
 
+@contextlib.contextmanager
+def _redis_failures():
+    """Any failure of Redis (a plain client's or a cluster client's) as LimitsUnavailable."""
+    from redis.exceptions import RedisClusterException, RedisError
+
+    try:
+        yield
+    except (RedisError, RedisClusterException) as exc:
+        raise LimitsUnavailable(type(exc).__name__) from None
+
+
 class Limiter:
     """Counters in Redis. `subject` is a user id or "ip:<address>"; it is the key's hash tag.
 
@@ -176,12 +188,8 @@ class Limiter:
         return self._scripts[name]
 
     def _run(self, name: str, keys: list[str], args: list):
-        from redis.exceptions import RedisClusterException, RedisError
-
-        try:
+        with _redis_failures():
             return self._script(name)(keys=keys, args=args)
-        except (RedisError, RedisClusterException) as exc:
-            raise LimitsUnavailable(type(exc).__name__) from None
 
     def hit(self, subject: str, limit: int | None, window: int = WINDOW_SECONDS) -> Decision:
         """Count one request against `limit` per `window` seconds."""
@@ -206,13 +214,9 @@ class Limiter:
         return Decision(True), lease
 
     def release_stream(self, subject: str, lease: str) -> None:
-        from redis.exceptions import RedisClusterException, RedisError
-
         if lease:
-            try:
+            with _redis_failures():
                 self.client.zrem(self._streams(subject), lease)
-            except (RedisError, RedisClusterException) as exc:
-                raise LimitsUnavailable(type(exc).__name__) from None
 
     def _streams(self, subject: str) -> str:
         return f"{self.prefix}:{{{subject}}}:streams"
