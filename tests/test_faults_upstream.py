@@ -151,6 +151,26 @@ def test_silence_after_the_headers_before_the_first_token_fails_clearly(own_stac
         ("user", "complete", "say something"), ("assistant", "failed", "")]
 
 
+def test_silence_in_the_middle_of_an_answer_fails_clearly_and_keeps_the_partial_answer(own_stack, person, fake):
+    # Past the headers chat reads the body without a socket timeout and watches the silence itself.
+    fake.configure(answer="one two three four five six", token_delay=0.05, stall_after=3, stall_seconds=30)
+    started = time.monotonic()
+    cid, events = ask(own_stack, person, "count slowly")
+    took = time.monotonic() - started
+    received = "".join(e.data["content"] for e in events if e.kind == "delta")
+    assert received == "one two three"
+    assert kinds(events)[-1] == "error" and events[-1].data["code"] == "upstream_timeout"
+    assert READ_TIMEOUT <= took < READ_TIMEOUT + 3, f"gave up after {took:.1f} s"
+    wait_until_cancelled = time.monotonic() + 5
+    while not fake.streams()[0].get("cancelled") and time.monotonic() < wait_until_cancelled:
+        time.sleep(0.05)
+    assert fake.streams()[0]["cancelled"], "chat closed the silent stream"
+    assert len(attempts(fake)) == 1, "an answer already under way is not asked again"
+    messages = stored(own_stack, person, cid)
+    assert [(m["role"], m["status"], m["content"]) for m in messages] == [
+        ("user", "complete", "count slowly"), ("assistant", "failed", received)]
+
+
 def test_an_answer_cut_off_mid_stream_gives_an_error_and_keeps_the_partial_answer_as_failed(
         own_stack, person, fake):
     words = [f"word{i}" for i in range(20)]

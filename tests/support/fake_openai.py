@@ -63,6 +63,8 @@ DEFAULTS: dict = {
     "retry_after_ms": None,       # sent as `retry-after-ms` on failures (the SDK honours it)
     "models_fail_status": None,   # make GET /v1/models fail with this status
     "cut_after": None,            # close the connection after this many content tokens
+    "stall_after": None,          # fall silent (connection open) for `stall_seconds` after this many tokens
+    "stall_seconds": 60.0,
 }
 
 _STATUS_TEXT = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized", 403: "403 Forbidden",
@@ -395,6 +397,10 @@ class FakeOpenAIApp:
                     return
                 yield delta({"content": token})
                 stream["tokens_sent"] = i + 1  # resumed: the server wrote the chunk
+                if settings.get("stall_after") is not None and i + 1 == int(settings["stall_after"]):
+                    if not pause(float(settings.get("stall_seconds") or 0)):
+                        stream["cancelled"] = True
+                        return
                 if cut_after is not None and i + 1 >= cut_after:
                     cut()
                     return

@@ -32,3 +32,10 @@ def post_worker_init(worker):
         stop(sig, frame)
 
     signal.signal(signal.SIGTERM, handle_exit)
+
+
+def on_starting(server):
+    """Headers leave with the first body bytes (rolechat_common.one_write); workers fork after this."""
+    from rolechat_common import one_write
+
+    one_write.install()

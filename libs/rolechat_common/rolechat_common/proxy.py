@@ -9,7 +9,7 @@ import urllib3
 from flask import Response
 from urllib3.connection import HTTPConnection
 
-from .streaming import ClientGone, stop, watch_disconnect
+from .streaming import ClientGone, SilenceLimit, SourceSilent, stop, watch_disconnect
 from .web import ApiError
 
 logger = logging.getLogger("rolechat.proxy")
@@ -46,17 +46,28 @@ def forward(http: urllib3.PoolManager, method: str, url: str, headers: Mapping[s
 
     def relay() -> Iterator[bytes]:
         watcher = watch_disconnect(environ)
+        # The body is read without a socket timeout (urllib3 sets it again for the connection's
+        # next request); `silence` applies the same limit to the stream as a whole, more cheaply.
+        connection = getattr(upstream, "connection", None)
+        if getattr(connection, "sock", None) is not None:
+            connection.sock.settimeout(None)
+        silence = SilenceLimit(read_timeout)
         finished = False
         try:
             for chunk in upstream.stream(None):
                 if chunk:
+                    silence.heard()
                     yield chunk
+                    silence.heard()  # time spent writing to the client is not the next hop's silence
             finished = True
         except ClientGone:
             pass
+        except SourceSilent:
+            logger.warning("stream from next hop went silent for %ss", read_timeout)
         except urllib3.exceptions.HTTPError as exc:
             logger.warning("stream from next hop broke: %s", type(exc).__name__)
         finally:
+            silence.stop()
             stop(watcher)
             if finished:
                 upstream.release_conn()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import gevent
 
@@ -50,3 +51,34 @@ def stop(watcher: gevent.Greenlet | None) -> None:
     same socket right after the response, and two greenlets may not read one socket."""
     if watcher is not None:
         watcher.kill(block=True, timeout=1)
+
+
+class SourceSilent(Exception):
+    """Raised into the greenlet relaying a stream when its source has sent nothing for too long."""
+
+
+class SilenceLimit:
+    """A read timeout for a whole relayed stream: one timer that looks a few times per limit,
+    instead of a socket timeout, which arms and cancels a timer on every read (a large share of
+    the CPU a relay spends per token). Call `heard()` whenever the source speaks; `stop()` at the end.
+    """
+
+    def __init__(self, seconds: float, target: gevent.Greenlet | None = None):
+        self.seconds = seconds
+        self.target = target or gevent.getcurrent()
+        self.last = time.monotonic()
+        period = max(seconds / 4, 0.01)
+        self._timer = gevent.get_hub().loop.timer(period, period)
+        self._timer.start(self._check)
+
+    def heard(self) -> None:
+        self.last = time.monotonic()
+
+    def _check(self) -> None:
+        if time.monotonic() - self.last >= self.seconds:
+            self.stop()
+            self.target.kill(SourceSilent(), block=False)
+
+    def stop(self) -> None:
+        self._timer.stop()
+        self._timer.close()
