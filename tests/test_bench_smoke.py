@@ -40,3 +40,14 @@ def test_bench_smoke_writes_results(tmp_path):
             assert "added_token_gap_p99_ms" in row
             assert row["context_assembly_ms"]["count"] > 0
     assert "| production |" in (tmp_path / "results.md").read_text()
+
+
+def test_bench_floor_reads_every_token_on_every_path(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "bench.floor", "--streams", "3", "--tokens", "20", "--rate", "200",
+                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = json.loads((tmp_path / "floor.json").read_text())["results"]
+    assert [row["path"] for row in rows] == ["sdk", "raw-socket", "relay-hop"]
+    # the role chunk, 20 tokens and the finishing chunk of each of the 3 streams, on every path
+    assert [row["tokens"] for row in rows] == [3 * 22] * 3
+    assert all(row["us_per_token"] >= 0 for row in rows)  # a tiny run may take less than a clock tick

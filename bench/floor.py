@@ -1,0 +1,168 @@
+"""The floor under the benchmark's CPU figures: what reading and relaying one streamed token costs
+on this machine at the lowest level, against the same bench upstream, in one run.
+
+    .venv/bin/python -m bench.floor [--streams 200] [--rate 50] [--tokens 500]
+
+- `sdk`: the model's stream read as chat reads it (the official SDK's streaming response, lines
+  parsed and each chunk's JSON decoded; no per-read timeout);
+- `raw-socket`: the same stream read from a plain socket with the same parsing: no HTTP library;
+- `relay-hop`: a bare gevent relay process (recv, then sendall to the reader) between the upstream
+  and a raw-socket reader: the relay's own CPU, the least any hop between services can cost.
+
+Figures are CPU microseconds per token (each token is one chunk, as OpenAI streams). Results go to
+bench/results/floor.json (or --out).
+"""
+from __future__ import annotations
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402 - after monkey-patching, as in the services
+import json  # noqa: E402
+import re  # noqa: E402
+import resource  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gevent  # noqa: E402
+import httpx2  # noqa: E402
+import openai  # noqa: E402
+
+from . import procstat  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BODY = {"model": "bench-model", "stream": True, "messages": [{"role": "user", "content": "hello"}]}
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def read_sdk(client: openai.OpenAI) -> int:
+    with client.chat.completions.with_streaming_response.create(
+            model=BODY["model"], messages=[], extra_body={"messages": BODY["messages"]}, stream=True) as stream:
+        request = stream.http_response.request
+        request.extensions["timeout"] = {**request.extensions.get("timeout", {}), "read": None}
+        count = 0
+        for line in stream.iter_lines():
+            if line.startswith("data: {"):
+                json.loads(line[6:])
+                count += 1
+        return count
+
+
+def read_raw(port: int) -> int:
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    body = json.dumps(BODY).encode()
+    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer sk-floor\r\n"
+                 b"Content-Type: application/json\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    buffer, count = b"", 0
+    with sock:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return count
+            buffer += data
+            while (end := buffer.find(b"\n\n")) >= 0:
+                event, buffer = buffer[:end], buffer[end + 2:]
+                start = event.find(b"data: {")
+                if start >= 0:
+                    json.loads(event[start + 6:])
+                    count += 1
+                elif b"[DONE]" in event:
+                    return count
+
+
+def relay(listen_port: int, upstream_port: int) -> None:
+    """A bare relay: each client connection is piped to the upstream and back, recv → sendall."""
+    from gevent.server import StreamServer
+
+    def pipe(source, target):
+        while data := source.recv(65536):
+            target.sendall(data)
+
+    def handle(client, _address):
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        upstream = socket.create_connection(("127.0.0.1", upstream_port))
+        upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        forward = gevent.spawn(pipe, client, upstream)
+        try:
+            pipe(upstream, client)
+        finally:
+            forward.kill()
+            upstream.close()
+
+    StreamServer(("127.0.0.1", listen_port), handle, backlog=4096).serve_forever()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(port: int, seconds: float = 15.0) -> None:
+    for _ in range(int(seconds / 0.05)):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            gevent.sleep(0.05)
+    raise RuntimeError(f"the relay did not listen on port {port}")
+
+
+def measure(name: str, read, streams: int, pid: int | None = None) -> dict:
+    before = procstat.sample(pid).cpu if pid else _cpu()
+    counts = [g.get() for g in gevent.joinall([gevent.spawn(read) for _ in range(streams)], raise_error=True)]
+    seconds = (procstat.sample(pid).cpu if pid else _cpu()) - before
+    tokens = sum(counts)
+    row = {"path": name, "tokens": tokens, "us_per_token": round(seconds / tokens * 1e6, 1)}
+    print(f"{name:>10}: {row['us_per_token']:6.1f} µs of CPU per token ({tokens} tokens, {streams} streams)", flush=True)
+    return row
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.floor", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--streams", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=50.0, help="tokens per second per stream")
+    parser.add_argument("--tokens", type=int, default=500)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--relay", nargs=2, type=int, metavar=("LISTEN", "UPSTREAM"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.relay:
+        relay(*args.relay)
+        return 0
+    upstream = subprocess.Popen([sys.executable, "-m", "bench.upstream", "--port", "0", "--tokens", str(args.tokens),
+                                 "--rate", str(args.rate)], cwd=ROOT, stdout=subprocess.PIPE)
+    relay_port = _free_port()
+    hop = None
+    try:
+        port = int(re.search(r":(\d+)/v1", upstream.stdout.readline().decode()).group(1))
+        hop = subprocess.Popen([sys.executable, "-m", "bench.floor", "--relay", str(relay_port), str(port)], cwd=ROOT)
+        limits = httpx2.Limits(max_connections=args.streams, max_keepalive_connections=args.streams)
+        client = openai.OpenAI(api_key="sk-floor", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0,
+                               http_client=openai.DefaultHttpxClient(limits=limits, timeout=httpx2.Timeout(60.0)))
+        read_sdk(client), read_raw(port)  # warm: imports, connections
+        _wait_for(relay_port)
+        rows = [measure("sdk", lambda: read_sdk(client), args.streams),
+                measure("raw-socket", lambda: read_raw(port), args.streams),
+                measure("relay-hop", lambda: read_raw(relay_port), args.streams, pid=hop.pid)]
+    finally:
+        for proc in (hop, upstream):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(10)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "floor.json").write_text(json.dumps({"streams": args.streams, "rate": args.rate, "tokens": args.tokens,
+                                                "results": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
