@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+import openai
 import pytest
 import requests
 
@@ -187,3 +188,21 @@ def test_an_answer_cut_off_mid_stream_gives_an_error_and_keeps_the_partial_answe
     messages = stored(own_stack, person, cid)
     assert [(m["role"], m["status"]) for m in messages] == [("user", "complete"), ("assistant", "failed")]
     assert messages[1]["content"] == received, "the partial answer is kept, marked failed"
+
+
+def test_silence_mid_answer_on_the_openai_compatible_api_ends_the_stream_with_an_error(own_stack, person, fake):
+    from tests.test_stack_bots import new_key, publish, sdk
+
+    publish(own_stack, person, "silent-shop")
+    client = sdk(own_stack, new_key(own_stack, person, "silent-shop")["key"])
+    fake.configure(answer="one two three four five six", token_delay=0.05, stall_after=3, stall_seconds=30)
+    started = time.monotonic()
+    stream = client.chat.completions.create(model="silent-shop", stream=True,
+                                            messages=[{"role": "user", "content": "count slowly"}])
+    received = []
+    with pytest.raises(openai.APIError) as failure:
+        for chunk in stream:
+            received += [c.delta.content or "" for c in chunk.choices]
+    assert "".join(received) == "one two three"
+    assert failure.value.code == "upstream_timeout"
+    assert READ_TIMEOUT <= time.monotonic() - started < READ_TIMEOUT + 3

@@ -239,7 +239,8 @@ class FakeOpenAIApp:
             body = None
         record = {"index": self.counter, "method": method, "path": path, "body": body,
                   "authorized": False, "at": time.time(),
-                  "request_id": environ.get("HTTP_X_REQUEST_ID")}
+                  "request_id": environ.get("HTTP_X_REQUEST_ID"),
+                  "client_port": environ.get("REMOTE_PORT")}  # the same port: the same kept-alive connection
         self.requests.append(record)
 
         auth = environ.get("HTTP_AUTHORIZATION", "")

@@ -32,7 +32,7 @@ from . import bots
 from .context import pins_text
 from .memory import MemoryClient, MemoryFailure
 from .tokens import REPLY_PRIMING_TOKENS, Counter
-from .turns import DELTA, END, ERROR, EXIT, Turn, _halt, produce
+from .turns import DELTA, END, ERROR, EXIT, Turn, _halt, produce, within_read_timeout
 from .upstream import describe_error, error_facts
 
 logger = logging.getLogger("rolechat.chat.openai_compat")
@@ -325,6 +325,7 @@ def _stream(turn: Turn, client: openai.OpenAI, slug: str, memory: MemoryClient, 
             if remaining <= 0:
                 outcome = ("time_up",)
                 break
+            remaining = within_read_timeout(turn, producer, config, remaining)
             try:
                 item = queue.get(timeout=min(config.sse_heartbeat_seconds, remaining))
             except gevent.queue.Empty:

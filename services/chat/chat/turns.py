@@ -119,7 +119,8 @@ def produce(queue: gevent.queue.Queue, client: openai.OpenAI, turn: Turn, max_to
         request.extensions["timeout"] = {**request.extensions.get("timeout", {}), "read": None}
         turn.heard_at = time.monotonic()
         finish_reason = None
-        for chunk in read_chunks(stream.iter_lines(), turn):
+        lines = stream.iter_lines()
+        for chunk in read_chunks(lines, turn):
             usage = chunk.get("usage")
             if isinstance(usage, dict):
                 turn.usage = {"prompt_tokens": usage.get("prompt_tokens"),
@@ -139,6 +140,7 @@ def produce(queue: gevent.queue.Queue, client: openai.OpenAI, turn: Turn, max_to
         else:
             turn.finish_reason = finish_reason
             queue.put((END,))
+            _read_to_the_end(lines)
     except ClientGone:
         queue.put((GONE,))
     except UpstreamSilent:
@@ -169,6 +171,29 @@ def produce(queue: gevent.queue.Queue, client: openai.OpenAI, turn: Turn, max_to
                 pass
 
 
+def within_read_timeout(turn: Turn, producer: gevent.Greenlet, config: Config, wait: float) -> float:
+    """How long a consumer may wait for the producer now: `wait`, cut short where the model's
+    stream (once begun) will have been silent for UPSTREAM_READ_TIMEOUT_SECONDS. Past that point
+    the producer is stopped with UpstreamSilent and reports the timeout."""
+    if turn.heard_at is None:  # still waiting for the headers: the SDK's own timeout and retries
+        return wait
+    silence_left = turn.heard_at + config.upstream_read_timeout_seconds - time.monotonic()
+    if silence_left <= 0 and not producer.dead:
+        producer.kill(UpstreamSilent(), block=False)
+    return min(wait, max(silence_left, 0.05))
+
+
+def _read_to_the_end(lines: Iterator[str]) -> None:
+    """Read what follows `data: [DONE]` (the body's end, normally in the same packet), so the
+    connection goes back to the pool: a response closed with bytes unread closes its connection,
+    and the next turn would pay for a new one (with a real provider, a TLS handshake)."""
+    try:
+        for _ in lines:
+            pass
+    except Exception:  # noqa: BLE001 - the answer is complete; at worst the connection is not kept
+        pass
+
+
 def stream_turn(turn: Turn, *, client: openai.OpenAI, memory: MemoryClient, config: Config,
                 environ: dict, spawn=gevent.spawn) -> Iterator[bytes]:
     """The text/event-stream body of one turn."""
@@ -192,11 +217,7 @@ def stream_turn(turn: Turn, *, client: openai.OpenAI, memory: MemoryClient, conf
                 break
             if drain_by is not None:
                 remaining = min(remaining, drain_by - time.monotonic())
-            if turn.heard_at is not None:  # the read timeout of the model's stream, once it has begun
-                silence_left = turn.heard_at + config.upstream_read_timeout_seconds - time.monotonic()
-                if silence_left <= 0 and not producer.dead:
-                    producer.kill(UpstreamSilent(), block=False)
-                remaining = min(remaining, max(silence_left, 0.05))
+            remaining = within_read_timeout(turn, producer, config, remaining)
             gather = last_flush + config.sse_coalesce_seconds - time.monotonic()
             if gather > 0 and not queue.qsize():  # a delta went out moments ago: let the next ones gather
                 gevent.sleep(min(gather, remaining))

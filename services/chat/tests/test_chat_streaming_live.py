@@ -92,6 +92,17 @@ def test_deltas_then_done_through_gunicorn(chat_url, who, user_id, upstream, mem
     assert upstream.completion_requests()[-1]["messages"][0] == {"role": "system", "content": "Answer briefly."}
 
 
+def test_turns_one_after_another_reuse_one_connection_to_the_model(chat_url, who, upstream, parse_sse):
+    # A response closed with its end unread would close the connection, and every turn would pay
+    # for a new one (with a real provider, a TLS handshake).
+    cid = create(chat_url, who)
+    for question in ("first", "second", "third"):
+        events = [event for _, event in LiveStream(chat_url, cid, question, who, parse_sse).events()]
+        assert events[-1].kind == "done"
+    ports = [r["client_port"] for r in upstream.requests("/v1/chat/completions")]
+    assert len(ports) == 3 and ports[0] and len(set(ports)) == 1, ports
+
+
 def test_heartbeat_comments_while_the_model_is_silent(chat_url, who, upstream, parse_sse):
     upstream.configure(first_token_delay=3.5)
     cid = create(chat_url, who)
