@@ -1,8 +1,8 @@
 """Server-Sent Events and noticing, within milliseconds, that the client has gone away.
 
 A stream that only writes when the model speaks would notice a vanished client only at its next
-write; a model can be silent for a long time. So each stream gets a watcher greenlet that waits
-for the client's socket to become readable: an empty peek means the client closed it.
+write; a model can be silent for a long time. So each stream has the event loop watch the
+client's socket: when it becomes readable, an empty peek means the client closed it.
 """
 from __future__ import annotations
 
@@ -24,33 +24,53 @@ def sse(event: str, data: dict) -> bytes:
     return f"event: {event}\ndata: {payload}\n\n".encode()
 
 
-def watch_disconnect(environ: dict, target: gevent.Greenlet | None = None) -> gevent.Greenlet | None:
+def watch_disconnect(environ: dict, target: gevent.Greenlet | None = None) -> "DisconnectWatch | None":
     """Raise ClientGone in `target` (default: the calling greenlet) once the client disconnects.
 
-    Returns the watcher, which the caller must kill when the response ends. Outside gunicorn
+    Returns the watch, which the caller must `stop` when the response ends. Outside gunicorn
     (Flask's test client has no socket) there is nothing to watch and None is returned.
     """
     client = environ.get("gunicorn.socket")
     if client is None:
         return None
-    target = target or gevent.getcurrent()
+    return DisconnectWatch(client, target or gevent.getcurrent())
 
-    def watch():
+
+class DisconnectWatch:
+    """An event-loop watcher on the client's socket, not a greenlet blocked reading it: an open
+    stream keeps no extra stack. Only when the socket becomes readable does a greenlet look: an
+    empty peek means the client closed it (data would be a pipelined request: left alone)."""
+
+    def __init__(self, client, target: gevent.Greenlet):
+        self._client, self._target = client, target
+        self._checker: gevent.Greenlet | None = None
+        self._io = gevent.get_hub().loop.io(client.fileno(), 1)  # 1: readable
+        self._io.start(self._readable)
+
+    def _readable(self) -> None:  # runs in the event loop: must not block
+        self._io.stop()
+        self._checker = gevent.spawn(self._check)
+
+    def _check(self) -> None:
         try:
-            peeked = client.recv(1, socket.MSG_PEEK)
+            peeked = self._client.recv(1, socket.MSG_PEEK)
         except OSError:
             peeked = b""
-        if not peeked:  # EOF or reset: the client is gone. Data would be a pipelined request.
-            target.kill(ClientGone(), block=False)
+        if not peeked:  # EOF or reset: the client is gone
+            self._target.kill(ClientGone(), block=False)
 
-    return gevent.spawn(watch)
+    def stop(self) -> None:
+        """Stop watching, and wait for a look under way: the server reads the next keep-alive
+        request from the same socket right after the response."""
+        self._io.stop()
+        self._io.close()
+        if self._checker is not None:
+            self._checker.kill(block=True, timeout=1)
 
 
-def stop(watcher: gevent.Greenlet | None) -> None:
-    """End the watcher and wait for it: the server reads the next keep-alive request from the
-    same socket right after the response, and two greenlets may not read one socket."""
+def stop(watcher: DisconnectWatch | None) -> None:
     if watcher is not None:
-        watcher.kill(block=True, timeout=1)
+        watcher.stop()
 
 
 class SourceSilent(Exception):
