@@ -74,6 +74,8 @@ resource "aws_ecs_task_definition" "this" {
     environment = [for k, v in merge(local.common_environment, {
       PORT      = tostring(var.ports[each.key])
       LOG_LEVEL = each.value.log_level
+      # one gevent worker per whole vCPU: a worker uses one core at most
+      WEB_CONCURRENCY = tostring(max(1, floor(each.value.cpu / 1024)))
     }, var.environment[each.key]) : { name = k, value = v }]
     secrets = [for k, arn in var.secrets[each.key] : { name = k, valueFrom = arn }]
     mountPoints = [{
