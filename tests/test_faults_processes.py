@@ -31,7 +31,7 @@ from tests.support.stack import (
 )
 
 GRACEFUL_SECONDS = 7      # gunicorn's graceful_timeout for chat and the auth-proxy in these drills
-PROXY_READ_TIMEOUT = 3    # the auth-proxy's PROXY_READ_TIMEOUT_SECONDS here (chat heartbeats every second)
+PROXY_READ_TIMEOUT = 3    # PROXY_READ_TIMEOUT_SECONDS of the frozen-chat drill's own auth-proxy
 STREAMS = 50              # concurrent clients in the SIGTERM drills
 ANSWER_TOKENS, TOKEN_DELAY = 20, 0.15   # each answer streams for about 3 s
 ACCEPT_WINDOW = 1.5       # gunicorn's worker notices SIGTERM within a second; later connections are refused
@@ -50,7 +50,7 @@ def upstream(tmp_path_factory):
 def own_stack(tmp_path_factory, upstream):
     graceful = {"GRACEFUL_TIMEOUT_SECONDS": str(GRACEFUL_SECONDS)}
     stack = Stack(tmp_path_factory.mktemp("faults-processes"), upstream.base_url,
-                  chat_env=graceful, proxy_env={**graceful, "PROXY_READ_TIMEOUT_SECONDS": str(PROXY_READ_TIMEOUT)})
+                  chat_env=graceful, proxy_env=graceful)
     stack.start()
     yield stack
     stack.stop()
@@ -150,31 +150,41 @@ def pids(stack: Stack) -> dict[str, int]:
 
 
 # --- kill -9 of memory and of Redis in the middle of an answer ----------------------------------------
-def test_a_frozen_chat_mid_stream_is_given_up_after_the_proxy_read_timeout(drill_stack, upstream):
+def test_a_frozen_chat_mid_stream_is_given_up_after_the_proxy_read_timeout(drill_stack, upstream, tmp_path):
     # The auth-proxy reads a stream's body without a socket timeout and watches its silence
     # instead: a chat that stops answering (here SIGSTOP) ends the client's stream after
-    # PROXY_READ_TIMEOUT_SECONDS, not never.
+    # PROXY_READ_TIMEOUT_SECONDS, not never. Its own auth-proxy, so the other drills keep the
+    # default (chat's patient store of an answer may outlast a short limit).
     stack, chat = drill_stack, drill_stack.services["chat"]
-    session = stack.login("frozenchat")
-    cid = new_conversation(session, stack.edge)
-    upstream.configure(tokens=ANSWER_TOKENS, token_delay=TOKEN_DELAY)
-    response = session.post(f"{stack.edge}/api/conversations/{cid}/messages", json={"content": "are you there?"},
-                            stream=True, timeout=(5, 30))
-    assert response.status_code == 200
+    env = {k: v for k, v in stack.services["auth-proxy"].env.items() if k != "PORT"}
+    proxy = Service("auth-proxy-short-read", "auth_proxy:create_app()",
+                    {**env, "PROXY_READ_TIMEOUT_SECONDS": str(PROXY_READ_TIMEOUT)}, tmp_path).start()
     try:
-        with response:
-            events = iter_sse(response.iter_content(chunk_size=None))
-            until_first_delta(events)
-            os.killpg(chat.pid, signal.SIGSTOP)  # the master and its worker
-            frozen_at = time.monotonic()
-            rest = list(events)  # the edge passes on the auth-proxy's end of the stream
-            ended_after = time.monotonic() - frozen_at
+        headers = alb_headers(stack, "frozenchat")
+        session = requests.Session()
+        cid = new_conversation(session, proxy.url, headers)
+        upstream.configure(tokens=ANSWER_TOKENS, token_delay=TOKEN_DELAY)
+        response = session.post(f"{proxy.url}/api/conversations/{cid}/messages", json={"content": "are you there?"},
+                                headers=headers, stream=True, timeout=(5, 30))
+        assert response.status_code == 200
+        try:
+            with response:
+                events = iter_sse(response.iter_content(chunk_size=None))
+                until_first_delta(events)
+                os.killpg(chat.pid, signal.SIGSTOP)  # the master and its worker
+                frozen_at = time.monotonic()
+                rest = list(events)
+                ended_after = time.monotonic() - frozen_at
+        finally:
+            os.killpg(chat.pid, signal.SIGCONT)
+        assert PROXY_READ_TIMEOUT - 0.5 <= ended_after < PROXY_READ_TIMEOUT + 3, f"ended {ended_after:.1f} s after the freeze"
+        assert all(e.kind in ("comment", "delta") for e in rest), [e.kind for e in rest]
+        assert "went silent" in proxy.log_text()
     finally:
-        os.killpg(chat.pid, signal.SIGCONT)
-    assert PROXY_READ_TIMEOUT - 0.5 <= ended_after < PROXY_READ_TIMEOUT + 3, f"ended {ended_after:.1f} s after the freeze"
-    assert all(e.kind in ("comment", "delta") for e in rest), [e.kind for e in rest]
-    assert "went silent" in stack.services["auth-proxy"].log_text()
-    complete_turn(session, stack.edge, cid, "and now?")  # chat, thawed, answers again
+        proxy.stop()
+    upstream.configure(tokens=3, token_delay=0)
+    fresh = stack.login("frozenchat-after")
+    complete_turn(fresh, stack.edge, new_conversation(fresh, stack.edge), "and now?")  # chat, thawed, answers
 
 
 @pytest.mark.parametrize("back_before_the_end", [False, True], ids=["down-until-the-end", "back-mid-stream"])
