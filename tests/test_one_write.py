@@ -75,3 +75,17 @@ def test_head_gets_the_headers_alone():
                      method="HEAD")
     assert len(writes) == 1 and b"\r\n\r\n" in writes[0] and writes[0].endswith(b"\r\n\r\n")
     assert parse(writes[0], method="HEAD")[0] == 200
+
+
+def test_nothing_counts_as_sent_before_a_byte_is_written():
+    # gunicorn answers an error with a 500 only while `headers_sent` is False: held-back headers
+    # must leave it False until they are on the wire.
+    one_write.install()
+    request = SimpleNamespace(version=(1, 1), method="GET", should_close=lambda: False, headers=[])
+    sock = RecordingSocket()
+    response = wsgi.Response(request, sock, Config())
+    response.start_response("200 OK", [("Content-Type", "text/event-stream")])
+    response.write(b"")  # an empty first chunk: nothing to send yet
+    assert (response.headers_sent, sock.writes) == (False, [])
+    response.write(b"data: 1\n\n")
+    assert response.headers_sent and len(sock.writes) == 1

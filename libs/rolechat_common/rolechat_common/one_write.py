@@ -17,18 +17,20 @@ _ATTR = "_rolechat_head"
 
 
 def _send_headers(self) -> None:
-    if self.headers_sent:
+    """Prepare the header bytes; they leave with the first body bytes or at the end. Until then
+    `headers_sent` stays False, so an error before any byte is written still gets a 500."""
+    if self.headers_sent or getattr(self, _ATTR, b""):
         return
     lines = self.default_headers()
     lines.extend(f"{k}: {v}\r\n" for k, v in self.headers)
     setattr(self, _ATTR, ("".join(lines) + "\r\n").encode("latin-1"))
-    self.headers_sent = True
 
 
 def _flush_head(self) -> bytes:
     head = getattr(self, _ATTR, b"")
     if head:
         setattr(self, _ATTR, b"")
+        self.headers_sent = True
     return head
 
 

@@ -56,9 +56,9 @@ def forward(http: urllib3.PoolManager, method: str, url: str, headers: Mapping[s
         try:
             for chunk in upstream.stream(None):
                 if chunk:
-                    silence.heard()
+                    silence.pause()  # time spent writing to the client is not the next hop's silence
                     yield chunk
-                    silence.heard()  # time spent writing to the client is not the next hop's silence
+                    silence.heard()
             finished = True
         except ClientGone:
             pass

@@ -7,6 +7,7 @@ client's socket: when it becomes readable, an empty peek means the client closed
 from __future__ import annotations
 
 import json
+import math
 import socket
 import time
 
@@ -36,6 +37,16 @@ def watch_disconnect(environ: dict, target: gevent.Greenlet | None = None) -> "D
     return DisconnectWatch(client, target or gevent.getcurrent())
 
 
+def _throw_unless_stopped(watch, target: gevent.Greenlet, exc: BaseException) -> None:
+    """Raise `exc` in `target` on the event loop's next turn, unless `watch` has been stopped by
+    then: a kill queued just before the response ended must not land in the server's next
+    request on the same connection (Greenlet.kill cannot be taken back once queued)."""
+    def fire():
+        if not watch.stopped and not target.dead:
+            target.throw(exc)
+    gevent.get_hub().loop.run_callback(fire)
+
+
 class DisconnectWatch:
     """An event-loop watcher on the client's socket, not a greenlet blocked reading it: an open
     stream keeps no extra stack. Only when the socket becomes readable does a greenlet look: an
@@ -44,6 +55,7 @@ class DisconnectWatch:
     def __init__(self, client, target: gevent.Greenlet):
         self._client, self._target = client, target
         self._checker: gevent.Greenlet | None = None
+        self.stopped = False
         self._io = gevent.get_hub().loop.io(client.fileno(), 1)  # 1: readable
         self._io.start(self._readable)
 
@@ -57,11 +69,14 @@ class DisconnectWatch:
         except OSError:
             peeked = b""
         if not peeked:  # EOF or reset: the client is gone
-            self._target.kill(ClientGone(), block=False)
+            _throw_unless_stopped(self, self._target, ClientGone())
 
     def stop(self) -> None:
         """Stop watching, and wait for a look under way: the server reads the next keep-alive
         request from the same socket right after the response."""
+        if self.stopped:
+            return
+        self.stopped = True
         self._io.stop()
         self._io.close()
         if self._checker is not None:
@@ -80,13 +95,15 @@ class SourceSilent(Exception):
 class SilenceLimit:
     """A read timeout for a whole relayed stream: one timer that looks a few times per limit,
     instead of a socket timeout, which arms and cancels a timer on every read (a large share of
-    the CPU a relay spends per token). Call `heard()` whenever the source speaks; `stop()` at the end.
+    the CPU a relay spends per token). Call `heard()` whenever the source speaks, `pause()` while
+    the relay is not reading (writing to its own client), `stop()` at the end.
     """
 
     def __init__(self, seconds: float, target: gevent.Greenlet | None = None):
         self.seconds = seconds
         self.target = target or gevent.getcurrent()
         self.last = time.monotonic()
+        self.stopped = False
         period = max(seconds / 4, 0.01)
         self._timer = gevent.get_hub().loop.timer(period, period)
         self._timer.start(self._check)
@@ -94,11 +111,15 @@ class SilenceLimit:
     def heard(self) -> None:
         self.last = time.monotonic()
 
+    def pause(self) -> None:
+        self.last = math.inf
+
     def _check(self) -> None:
         if time.monotonic() - self.last >= self.seconds:
-            self.stop()
-            self.target.kill(SourceSilent(), block=False)
+            self._timer.stop()
+            _throw_unless_stopped(self, self.target, SourceSilent())
 
     def stop(self) -> None:
+        self.stopped = True
         self._timer.stop()
         self._timer.close()

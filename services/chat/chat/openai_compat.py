@@ -343,6 +343,9 @@ def _stream(turn: Turn, client: openai.OpenAI, slug: str, memory: MemoryClient, 
         _halt(producer, watcher)
         bots.record_usage(turn, slug, memory)
         raise
+    except BaseException:  # never leave the model's stream or the disconnect watch running
+        _halt(producer, watcher)
+        raise
     _halt(producer, watcher)
     bots.record_usage(turn, slug, memory)
     kind = outcome[0]

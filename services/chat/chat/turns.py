@@ -66,6 +66,7 @@ class Turn:
     request_options: dict = field(default_factory=dict)  # e.g. the role's temperature
     price: object = None                # (prompt_tokens, completion_tokens) -> USD, from the catalog
     heard_at: float | None = None       # when the model's stream last sent a line (None: no headers yet)
+    silenced: bool = False              # the stream was given up for its silence
 
     @property
     def content(self) -> str:
@@ -175,10 +176,11 @@ def within_read_timeout(turn: Turn, producer: gevent.Greenlet, config: Config, w
     """How long a consumer may wait for the producer now: `wait`, cut short where the model's
     stream (once begun) will have been silent for UPSTREAM_READ_TIMEOUT_SECONDS. Past that point
     the producer is stopped with UpstreamSilent and reports the timeout."""
-    if turn.heard_at is None:  # still waiting for the headers: the SDK's own timeout and retries
+    if turn.heard_at is None or turn.silenced:  # waiting for the headers (the SDK's own timeout), or done
         return wait
     silence_left = turn.heard_at + config.upstream_read_timeout_seconds - time.monotonic()
     if silence_left <= 0 and not producer.dead:
+        turn.silenced = True  # once: a second kill could land in the producer's own error handling
         producer.kill(UpstreamSilent(), block=False)
     return min(wait, max(silence_left, 0.05))
 
@@ -244,6 +246,9 @@ def stream_turn(turn: Turn, *, client: openai.OpenAI, memory: MemoryClient, conf
     except (GeneratorExit, gevent.GreenletExit):  # the client has gone, or the worker is stopping
         _halt(producer, watcher)
         _store(turn, memory, config, "interrupted", None)
+        raise
+    except BaseException:  # never leave the model's stream or the disconnect watch running
+        _halt(producer, watcher)
         raise
 
     _halt(producer, watcher)

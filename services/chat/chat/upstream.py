@@ -1,6 +1,7 @@
 """The model provider, through the official openai SDK: one client per process, created lazily."""
 from __future__ import annotations
 
+import os
 import select
 import threading
 
@@ -55,12 +56,19 @@ class _Backend(httpcore2.SyncBackend):
         return _Stream(super().connect_tcp(*args, **kwargs))
 
 
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
+
+
 def http_client(max_connections: int, timeout: httpx2.Timeout) -> httpx2.Client:
     """The SDK's HTTP client: a pooled connection per concurrent answer, a few kept between turns."""
     # Idle connections kept for the next turns: a few suffice, since turns end and start all the
     # time, and each idle one is probed whenever a request starts or ends.
     limits = httpx2.Limits(max_connections=max_connections,
                            max_keepalive_connections=min(max_connections, KEEPALIVE_CONNECTIONS), keepalive_expiry=30.0)
+    if any(os.environ.get(name) or os.environ.get(name.lower()) for name in PROXY_VARIABLES):
+        # Behind a proxy from the environment: httpx's own transports, which honour it
+        # (a transport of ours would bypass it).
+        return openai.DefaultHttpxClient(limits=limits, timeout=timeout)
     transport = httpx2.HTTPTransport(limits=limits)
     transport._pool._network_backend = _Backend()  # httpx offers no argument for it; connections use it from now on
     return openai.DefaultHttpxClient(transport=transport, timeout=timeout)
