@@ -15,6 +15,7 @@ import openai
 import pytest
 import requests
 
+from tests.support.bots import new_key, publish, sdk
 from tests.support.fake_openai import start_fake_openai
 from tests.support.sse import Event, iter_sse
 from tests.support.stack import UPSTREAM_KEY, Stack
@@ -191,8 +192,6 @@ def test_an_answer_cut_off_mid_stream_gives_an_error_and_keeps_the_partial_answe
 
 
 def test_silence_mid_answer_on_the_openai_compatible_api_ends_the_stream_with_an_error(own_stack, person, fake):
-    from tests.test_stack_bots import new_key, publish, sdk
-
     publish(own_stack, person, "silent-shop")
     client = sdk(own_stack, new_key(own_stack, person, "silent-shop")["key"])
     fake.configure(answer="one two three four five six", token_delay=0.05, stall_after=3, stall_seconds=30)

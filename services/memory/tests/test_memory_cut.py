@@ -10,21 +10,9 @@ import redis
 
 from memory import create_app
 from rolechat_common.limits import Allowance, LimitPolicy
+from tests.support.memory_api import create, post
 
 UNKNOWN = "m_" + "Z" * 22
-
-
-def create(client, who, **fields):
-    response = client.post("/api/conversations", json=fields, headers=who)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["id"]
-
-
-def post(client, who, cid, role, content, **more):
-    response = client.post(f"/api/conversations/{cid}/messages", json={"role": role, "content": content, **more},
-                           headers=who)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
 
 
 def cut(client, who, cid, mid, content="new question"):

@@ -1,18 +1,7 @@
 """Pins, pages of messages, the summary, the context breakdown, search and export in memory."""
 from __future__ import annotations
 
-
-def create(client, who, **fields):
-    response = client.post("/api/conversations", json=fields, headers=who)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["id"]
-
-
-def post(client, who, cid, role, content, **more):
-    response = client.post(f"/api/conversations/{cid}/messages", json={"role": role, "content": content, **more},
-                           headers=who)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
+from tests.support.memory_api import create, post
 
 
 def test_message_excerpt_and_note_pins(client, alice):
