@@ -29,17 +29,14 @@ import json
 import os
 import platform
 import re
-import resource
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from .loadgen import StreamRecord, run_streams
-from .run import PROMPT, ROOT, _SESSIONS, _kv, _parallel, pct, production_target, r
+from .run import PROMPT, ROOT, _SESSIONS, _kv, _parallel, pct, production_target, r, workspace
 from .stack import BenchStack
 
 KILLABLE = ("memory", "chat", "auth-proxy", "redis")
@@ -270,11 +267,7 @@ def parse_args(argv):
 
 
 async def run(args) -> dict:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the services inherit it too
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="rolechat-chaos-"))
+    out, workdir = workspace(args.out, "rolechat-chaos-")
     stack = BenchStack(workdir, tokens=args.tokens, rate=args.rate,
                        service_env={"LOG_LEVEL": "INFO", **_kv(args.env)})
     duration = args.tokens / args.rate

@@ -20,8 +20,6 @@ monkey.patch_all()
 
 import argparse  # noqa: E402 - after monkey-patching, as in the services
 import json  # noqa: E402
-import re  # noqa: E402
-import resource  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -31,15 +29,13 @@ import gevent  # noqa: E402
 import httpx2  # noqa: E402
 import openai  # noqa: E402
 
+from tests.support.processes import free_port  # noqa: E402
+
 from . import procstat  # noqa: E402
+from .stack import start_upstream  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BODY = {"model": "bench-model", "stream": True, "messages": [{"role": "user", "content": "hello"}]}
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def read_sdk(client: openai.OpenAI) -> int:
@@ -100,12 +96,6 @@ def relay(listen_port: int, upstream_port: int) -> None:
     StreamServer(("127.0.0.1", listen_port), handle, backlog=4096).serve_forever()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_for(port: int, seconds: float = 15.0) -> None:
     for _ in range(int(seconds / 0.05)):
         try:
@@ -117,9 +107,9 @@ def _wait_for(port: int, seconds: float = 15.0) -> None:
 
 
 def measure(name: str, read, streams: int, pid: int | None = None) -> dict:
-    before = procstat.sample(pid).cpu if pid else _cpu()
+    before = procstat.sample(pid).cpu if pid else procstat.own_cpu()
     counts = [g.get() for g in gevent.joinall([gevent.spawn(read) for _ in range(streams)], raise_error=True)]
-    seconds = (procstat.sample(pid).cpu if pid else _cpu()) - before
+    seconds = (procstat.sample(pid).cpu if pid else procstat.own_cpu()) - before
     tokens = sum(counts)
     row = {"path": name, "tokens": tokens, "us_per_token": round(seconds / tokens * 1e6, 1)}
     print(f"{name:>10}: {row['us_per_token']:6.1f} µs of CPU per token ({tokens} tokens, {streams} streams)", flush=True)
@@ -137,12 +127,10 @@ def main(argv=None) -> int:
     if args.relay:
         relay(*args.relay)
         return 0
-    upstream = subprocess.Popen([sys.executable, "-m", "bench.upstream", "--port", "0", "--tokens", str(args.tokens),
-                                 "--rate", str(args.rate)], cwd=ROOT, stdout=subprocess.PIPE)
-    relay_port = _free_port()
+    upstream, port = start_upstream(args.tokens, args.rate)
+    relay_port = free_port()
     hop = None
     try:
-        port = int(re.search(r":(\d+)/v1", upstream.stdout.readline().decode()).group(1))
         hop = subprocess.Popen([sys.executable, "-m", "bench.floor", "--relay", str(relay_port), str(port)], cwd=ROOT)
         limits = httpx2.Limits(max_connections=args.streams, max_keepalive_connections=args.streams)
         client = openai.OpenAI(api_key="sk-floor", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0,

@@ -2,10 +2,17 @@
 from __future__ import annotations
 
 import os
+import resource
 from dataclasses import dataclass
 
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def own_cpu() -> float:
+    """CPU seconds (user + system) of the calling process."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _stat(pid: int) -> list[str] | None:

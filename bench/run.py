@@ -184,11 +184,6 @@ def finish_probe(proc: subprocess.Popen, *, stop: bool = True) -> dict:
 
 
 # --- one measurement -----------------------------------------------------------------------------
-def _own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _processes(stack: BenchStack, path: str) -> list[str]:
     names = ["upstream"]
     if path != "direct":
@@ -216,7 +211,7 @@ async def measure(stack: BenchStack, target: Target, concurrency: int, *, tokens
                   window: float = 0.0, probe_cost: float = 0.0, profile: tuple[Path, str] | None = None) -> dict:
     names = _processes(stack, target.name)
     before = {name: procstat.sample(stack.pid(name)) for name in names}
-    own_before = _own_cpu()
+    own_before = procstat.own_cpu()
     peak: dict = {"open": -1, "rss": {}}
     records_ref: list[list[StreamRecord]] = []
     probe_proc = start_probe(stack, *probe, interval=0.2) if probe else None
@@ -245,7 +240,7 @@ async def measure(stack: BenchStack, target: Target, concurrency: int, *, tokens
     steady = [rec for rec in all_records if rec.t_start >= started + ramp] if until else []
     records = steady or all_records
     watcher.cancel()
-    own_after = _own_cpu()
+    own_after = procstat.own_cpu()
     after = {name: procstat.sample(stack.pid(name)) for name in names}
     context = finish_probe(probe_proc) if probe_proc else None
     for proc in profiles:
@@ -375,12 +370,18 @@ def _kv(items) -> dict:
     return dict(item.split("=", 1) for item in items)
 
 
-async def run(args) -> dict:
+def workspace(out: str, prefix: str) -> tuple[Path, Path]:
+    """(results folder, a fresh work folder), with this process allowed as many open files as it
+    may have: 1,000 streams need more than the usual 1,024, and the services inherit the limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the services inherit it too
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="rolechat-bench-"))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    results = Path(out)
+    results.mkdir(parents=True, exist_ok=True)
+    return results, Path(tempfile.mkdtemp(prefix=prefix))
+
+
+async def run(args) -> dict:
+    out, workdir = workspace(args.out, "rolechat-bench-")
     stack = BenchStack(workdir, tokens=args.tokens, rate=args.rate, first_token_delay=args.first_token_delay,
                        service_env={"LOG_LEVEL": "INFO", **_kv(args.env)}, chat_env=_kv(args.chat_env),
                        with_edge="edge" in args.path_list)

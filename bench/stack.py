@@ -74,22 +74,9 @@ class BenchStack:
         return self
 
     def _start_upstream(self, key_file: Path, logs: Path) -> None:
-        log = open(logs / "upstream.log", "ab")
-        self.upstream_proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.upstream", "--port", "0", "--tokens", str(self.tokens),
-             "--rate", str(self.rate), "--first-token-delay", str(self.first_token_delay),
-             "--key-file", str(key_file)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=log, start_new_session=True)
-        log.close()
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.upstream_proc.stdout, selectors.EVENT_READ)
-            if not selector.select(15):
-                raise RuntimeError("the bench upstream did not start")
-        line = self.upstream_proc.stdout.readline().decode()
-        match = re.search(r":(\d+)/v1", line)
-        if not match:
-            raise RuntimeError(f"the bench upstream said {line!r}")
-        self.upstream_port = int(match.group(1))
+        with open(logs / "upstream.log", "ab") as log:
+            self.upstream_proc, self.upstream_port = start_upstream(
+                self.tokens, self.rate, first_token_delay=self.first_token_delay, key_file=key_file, stderr=log)
 
     def _start_edge(self, logs: Path) -> None:
         """The local edge, signing with the same key (its data dir holds it), in front of the auth-proxy."""
@@ -149,6 +136,25 @@ class BenchStack:
 
     def log_tail(self, name: str, chars: int = 3000) -> str:
         return self.services[name].log_text()[-chars:]
+
+
+def start_upstream(tokens: int, rate: float, *, first_token_delay: float = 0.0, key_file: Path | None = None,
+                   stderr=None) -> tuple[subprocess.Popen, int]:
+    """The bench upstream (bench.upstream) on a free loopback port: its process and the port."""
+    args = [sys.executable, "-m", "bench.upstream", "--port", "0", "--tokens", str(tokens), "--rate", str(rate),
+            "--first-token-delay", str(first_token_delay)] + (["--key-file", str(key_file)] if key_file else [])
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True)
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        if not selector.select(15):
+            proc.kill()
+            raise RuntimeError("the bench upstream did not start")
+    line = proc.stdout.readline().decode()
+    match = re.search(r":(\d+)/v1", line)
+    if not match:
+        proc.kill()
+        raise RuntimeError(f"the bench upstream said {line!r}")
+    return proc, int(match.group(1))
 
 
 def private_pem(key) -> bytes:
