@@ -3,8 +3,10 @@ on this machine at the lowest level, against the same bench upstream, in one run
 
     .venv/bin/python -m bench.floor [--streams 200] [--rate 50] [--tokens 500]
 
-- `sdk`: the model's stream read as chat reads it (the official SDK's streaming response, lines
-  parsed and each chunk's JSON decoded; no per-read timeout);
+- `sdk-httpx`: the model's stream read through the official SDK over httpx's own transport, lines
+  from the SDK's `iter_lines` and each chunk's JSON decoded (no per-read timeout);
+- `chat`: the same, as chat reads it: the SDK over chat's HTTP/1.1 transport (chat.http11), the
+  body's bytes split into lines by chat's reader (chat.turns.read_chunks);
 - `raw-socket`: the same stream read from a plain socket with the same parsing: no HTTP library;
 - `relay-hop`: a bare gevent relay process (recv, then sendall to the reader) between the upstream
   and a raw-socket reader: the relay's own CPU, the least any hop between services can cost.
@@ -28,6 +30,8 @@ from pathlib import Path  # noqa: E402
 import gevent  # noqa: E402
 import httpx2  # noqa: E402
 import openai  # noqa: E402
+from chat.turns import read_chunks  # noqa: E402
+from chat.upstream import http_client  # noqa: E402
 
 from tests.support.processes import free_port  # noqa: E402
 
@@ -38,17 +42,32 @@ ROOT = Path(__file__).resolve().parents[1]
 BODY = {"model": "bench-model", "stream": True, "messages": [{"role": "user", "content": "hello"}]}
 
 
+def _open_stream(client: openai.OpenAI):
+    return client.chat.completions.with_streaming_response.create(
+        model=BODY["model"], messages=[], extra_body={"messages": BODY["messages"]}, stream=True)
+
+
+def _no_read_timeout(stream) -> None:
+    """The body is read without a read timeout, as chat reads it."""
+    request = stream.http_response.request
+    request.extensions["timeout"] = {**request.extensions.get("timeout", {}), "read": None}
+
+
 def read_sdk(client: openai.OpenAI) -> int:
-    with client.chat.completions.with_streaming_response.create(
-            model=BODY["model"], messages=[], extra_body={"messages": BODY["messages"]}, stream=True) as stream:
-        request = stream.http_response.request
-        request.extensions["timeout"] = {**request.extensions.get("timeout", {}), "read": None}
+    with _open_stream(client) as stream:
+        _no_read_timeout(stream)
         count = 0
         for line in stream.iter_lines():
             if line.startswith("data: {"):
                 json.loads(line[6:])
                 count += 1
         return count
+
+
+def read_as_chat(client: openai.OpenAI) -> int:
+    with _open_stream(client) as stream:
+        _no_read_timeout(stream)
+        return sum(1 for _ in read_chunks(stream.http_response.iter_bytes()))
 
 
 def read_raw(port: int) -> int:
@@ -135,9 +154,12 @@ def main(argv=None) -> int:
         limits = httpx2.Limits(max_connections=args.streams, max_keepalive_connections=args.streams)
         client = openai.OpenAI(api_key="sk-floor", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0,
                                http_client=openai.DefaultHttpxClient(limits=limits, timeout=httpx2.Timeout(60.0)))
-        read_sdk(client), read_raw(port)  # warm: imports, connections
+        chat_client = openai.OpenAI(api_key="sk-floor", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0,
+                                    http_client=http_client(args.streams, httpx2.Timeout(60.0)))
+        read_sdk(client), read_as_chat(chat_client), read_raw(port)  # warm: imports, connections
         _wait_for(relay_port)
-        rows = [measure("sdk", lambda: read_sdk(client), args.streams),
+        rows = [measure("sdk-httpx", lambda: read_sdk(client), args.streams),
+                measure("chat", lambda: read_as_chat(chat_client), args.streams),
                 measure("raw-socket", lambda: read_raw(port), args.streams),
                 measure("relay-hop", lambda: read_raw(relay_port), args.streams, pid=hop.pid)]
     finally:

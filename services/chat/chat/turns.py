@@ -2,7 +2,8 @@
 
 A producer greenlet reads the model's stream through the SDK and puts what it hears on a queue.
 It reads the SDK's raw response and parses each `data:` line itself: building the SDK's typed
-chunk objects costs more CPU than everything else in a relayed token. The response generator
+chunk objects costs more CPU than everything else in a relayed token (and under the SDK, chat's
+own HTTP/1.1 transport, chat.http11, reads the body). The response generator
 takes from the queue, sends a heartbeat comment whenever the model has been silent for
 SSE_HEARTBEAT_SECONDS, gives up when it has been silent for UPSTREAM_READ_TIMEOUT_SECONDS, and
 coalesces deltas: the first goes out at once, later ones at most every SSE_COALESCE_MS, so every
@@ -13,6 +14,7 @@ with exactly one `done` or `error` event (unless nobody is left to read it).
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -84,20 +86,30 @@ class UpstreamStreamError(openai.APIError):
         super().__init__("error event in the stream", request=None, body=None)
 
 
-def read_chunks(lines: Iterator[str], turn: Turn | None = None) -> Iterator[dict]:
-    """The chat.completion.chunk objects of an OpenAI-style SSE body, up to `data: [DONE]`."""
-    for line in lines:
+def read_chunks(pieces: Iterator[bytes], turn: Turn | None = None) -> Iterator[dict]:
+    """The chat.completion.chunk objects of an OpenAI-style SSE body, up to `data: [DONE]`.
+
+    `pieces` is the body as it arrives; lines are split here, in bytes, and each `data:` line's
+    JSON decoded as it is (the SDK's own line and text decoding cost more than the rest)."""
+    partial = b""
+    for piece in itertools.chain(pieces, (b"\n",)):  # the newline ends a last line left unterminated
         if turn is not None:
             turn.heard_at = time.monotonic()
-        if not line.startswith("data:"):
-            continue  # blank separators, comments, `event:` lines
-        data = line[5:].strip()
-        if data == "[DONE]":
-            return
-        chunk = json.loads(data)
-        if not isinstance(chunk, dict) or chunk.get("error"):
-            raise UpstreamStreamError()
-        yield chunk
+        if partial:
+            piece, partial = partial + piece, b""
+        lines = piece.splitlines()
+        if lines and piece[-1:] not in (b"\n", b"\r"):
+            partial = lines.pop()  # the rest of this line is in the next piece
+        for line in lines:
+            if not line.startswith(b"data:"):
+                continue  # blank separators, comments, `event:` lines
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                return
+            chunk = json.loads(data)
+            if not isinstance(chunk, dict) or chunk.get("error"):
+                raise UpstreamStreamError()
+            yield chunk
 
 
 def produce(queue: gevent.queue.Queue, client: openai.OpenAI, turn: Turn, max_tokens: int) -> None:
@@ -120,8 +132,8 @@ def produce(queue: gevent.queue.Queue, client: openai.OpenAI, turn: Turn, max_to
         request.extensions["timeout"] = {**request.extensions.get("timeout", {}), "read": None}
         turn.heard_at = time.monotonic()
         finish_reason = None
-        lines = stream.iter_lines()
-        for chunk in read_chunks(lines, turn):
+        body = stream.http_response.iter_bytes()
+        for chunk in read_chunks(body, turn):
             usage = chunk.get("usage")
             if isinstance(usage, dict):
                 turn.usage = {"prompt_tokens": usage.get("prompt_tokens"),
@@ -141,7 +153,7 @@ def produce(queue: gevent.queue.Queue, client: openai.OpenAI, turn: Turn, max_to
         else:
             turn.finish_reason = finish_reason
             queue.put((END,))
-            _read_to_the_end(lines)
+            _read_to_the_end(body)
     except ClientGone:
         queue.put((GONE,))
     except UpstreamSilent:
@@ -185,12 +197,12 @@ def within_read_timeout(turn: Turn, producer: gevent.Greenlet, config: Config, w
     return min(wait, max(silence_left, 0.05))
 
 
-def _read_to_the_end(lines: Iterator[str]) -> None:
+def _read_to_the_end(body: Iterator[bytes]) -> None:
     """Read what follows `data: [DONE]` (the body's end, normally in the same packet), so the
     connection goes back to the pool: a response closed with bytes unread closes its connection,
     and the next turn would pay for a new one (with a real provider, a TLS handshake)."""
     try:
-        for _ in lines:
+        for _ in body:
             pass
     except Exception:  # noqa: BLE001 - the answer is complete; at worst the connection is not kept
         pass

@@ -2,75 +2,29 @@
 from __future__ import annotations
 
 import os
-import select
 import threading
 
-import httpcore2
 import httpx2
 import openai
-from gevent import monkey
 
 from .config import Config
+from .http11 import HTTP11Transport
 
 KEEPALIVE_CONNECTIONS = 16
-_poll_without_yielding = monkey.get_original("select", "poll")
-
-
-class _Stream(httpcore2.NetworkStream):
-    """A connection to the provider, as httpcore's own, but asked "is the socket readable?"
-    without yielding: the pool asks that of every idle connection, holding its lock, whenever a
-    request starts or ends, and under gevent its select() lets the whole event loop run on each
-    question (and fails past descriptor 1023). Under load, new requests queued behind one
-    event-loop cycle per idle connection."""
-
-    def __init__(self, inner: httpcore2.NetworkStream):
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, timeout)
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, timeout)
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(self, ssl_context, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore2.NetworkStream:
-        return _Stream(self._inner.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str):
-        if info == "is_readable":  # a zero-timeout poll, as httpcore's without gevent
-            sock = self._inner.get_extra_info("socket")
-            fd = sock.fileno() if sock is not None else -1
-            if fd < 0:
-                return True
-            poll = _poll_without_yielding()
-            poll.register(fd, select.POLLIN)
-            return bool(poll.poll(0))
-        return self._inner.get_extra_info(info)
-
-
-class _Backend(httpcore2.SyncBackend):
-    def connect_tcp(self, *args, **kwargs) -> httpcore2.NetworkStream:
-        return _Stream(super().connect_tcp(*args, **kwargs))
-
-
 PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
 
 
 def http_client(max_connections: int, timeout: httpx2.Timeout) -> httpx2.Client:
-    """The SDK's HTTP client: a pooled connection per concurrent answer, a few kept between turns."""
-    # Idle connections kept for the next turns: a few suffice, since turns end and start all the
-    # time, and each idle one is probed whenever a request starts or ends.
-    limits = httpx2.Limits(max_connections=max_connections,
-                           max_keepalive_connections=min(max_connections, KEEPALIVE_CONNECTIONS), keepalive_expiry=30.0)
+    """The SDK's HTTP client: a connection per concurrent answer, a few kept between turns."""
+    # Idle connections kept for the next turns: a few suffice, since turns end and start all the time.
+    keepalive = min(max_connections, KEEPALIVE_CONNECTIONS)
     if any(os.environ.get(name) or os.environ.get(name.lower()) for name in PROXY_VARIABLES):
         # Behind a proxy from the environment: httpx's own transports, which honour it
-        # (a transport of ours would bypass it).
+        # (ours speaks to the provider directly).
+        limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=keepalive,
+                               keepalive_expiry=30.0)
         return openai.DefaultHttpxClient(limits=limits, timeout=timeout)
-    transport = httpx2.HTTPTransport(limits=limits)
-    transport._pool._network_backend = _Backend()  # httpx offers no argument for it; connections use it from now on
+    transport = HTTP11Transport(max_connections=max_connections, max_keepalive=keepalive, keepalive_expiry=30.0)
     return openai.DefaultHttpxClient(transport=transport, timeout=timeout)
 
 

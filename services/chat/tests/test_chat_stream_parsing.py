@@ -6,29 +6,42 @@ import pytest
 from chat.turns import UpstreamStreamError, read_chunks
 
 
-def lines(*events: str) -> list[str]:
-    out = []
-    for event in events:
-        out += event.split("\n") + [""]
-    return out
+def body(*events: str, newline: str = "\n") -> bytes:
+    """An SSE body: each event's lines, then a blank line."""
+    return "".join(newline.join(event.split("\n")) + newline * 2 for event in events).encode()
+
+
+CHUNK = {"choices": [{"index": 0, "delta": {"content": "Hi – ünïcode ✓"}, "finish_reason": None}]}
+STREAM = (": keep-alive", f"data: {json.dumps(CHUNK, ensure_ascii=False)}", "data:" + json.dumps({"choices": []}),
+          "data: [DONE]", f"data: {json.dumps(CHUNK)}")
 
 
 def test_chunks_up_to_done_ignoring_comments_and_blank_lines():
-    chunk = {"choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": None}]}
-    body = lines(": keep-alive", f"data: {json.dumps(chunk)}", "data:" + json.dumps({"choices": []}),
-                 "data: [DONE]", f"data: {json.dumps(chunk)}")
-    assert list(read_chunks(iter(body))) == [chunk, {"choices": []}]
+    assert list(read_chunks(iter([body(*STREAM)]))) == [CHUNK, {"choices": []}]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_lines_split_anywhere_across_reads_are_put_back_together(newline):
+    """A read can end in the middle of a line, of a CRLF, or of a UTF-8 character."""
+    raw = body(*STREAM, newline=newline)
+    for size in (1, 2, 3, 7, 64):
+        pieces = [raw[i:i + size] for i in range(0, len(raw), size)]
+        assert list(read_chunks(iter(pieces))) == [CHUNK, {"choices": []}], size
+
+
+def test_a_last_line_without_its_newline_is_still_read():
+    raw = b"data: " + json.dumps(CHUNK).encode()
+    assert list(read_chunks(iter([raw[:10], raw[10:]]))) == [CHUNK]
 
 
 def test_an_error_object_in_the_stream_raises():
-    body = lines('data: {"error": {"message": "overloaded", "type": "server_error"}}')
     with pytest.raises(UpstreamStreamError):
-        list(read_chunks(iter(body)))
+        list(read_chunks(iter([body('data: {"error": {"message": "overloaded", "type": "server_error"}}')])))
 
 
 def test_a_line_that_is_not_json_raises_value_error():
     with pytest.raises(ValueError):
-        list(read_chunks(iter(["data: {not json"])))
+        list(read_chunks(iter([b"data: {not json\n\n"])))
 
 
 def test_deltas_are_coalesced_into_at_most_one_event_per_interval(live_chat, who, upstream, parse_sse):

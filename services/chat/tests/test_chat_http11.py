@@ -1,0 +1,335 @@
+"""Chat's HTTP/1.1 transport to the model provider (chat.http11), against real sockets: servers
+that answer exactly the bytes each test scripts, including the odd and the broken."""
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import socket
+import ssl
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import httpx2
+import pytest
+
+from chat.http11 import HTTP11Transport
+
+
+def read_request(conn: socket.socket) -> bytes | None:
+    """One request's head and body (by Content-Length); None if the client closed first."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        more = conn.recv(65536)
+        if not more:
+            return None
+        data += more
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        body += conn.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+class ScriptedServer:
+    """Accepts connections; each runs `handler(conn, index)` in a thread of its own."""
+
+    def __init__(self, handler, tls: ssl.SSLContext | None = None):
+        self.handler, self.tls = handler, tls
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        self.requests: list[bytes] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._run, args=(conn, self.connections), daemon=True).start()
+
+    def _run(self, conn, index):
+        try:
+            if self.tls is not None:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            with conn:
+                self.handler(conn, index, self)
+        except OSError:  # ssl.SSLError included: a client that refused the certificate
+            conn.close()
+
+    def request(self, conn) -> bytes | None:
+        request = read_request(conn)
+        if request is not None:
+            self.requests.append(request)
+        return request
+
+    def url(self, path: str = "/", scheme: str = "http", host: str = "127.0.0.1") -> str:
+        return f"{scheme}://{host}:{self.port}{path}"
+
+    def close(self):
+        self.listener.close()
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(handler, tls=None) -> ScriptedServer:
+        servers.append(ScriptedServer(handler, tls))
+        return servers[-1]
+    yield start
+    for server in servers:
+        server.close()
+
+
+def client(max_connections: int = 10, timeout: float = 5.0, **options) -> httpx2.Client:
+    transport = HTTP11Transport(max_connections=max_connections, max_keepalive=4, **options)
+    return httpx2.Client(transport=transport, timeout=timeout)
+
+
+def keep_answering(*responses: bytes, pause: float = 0.0):
+    """A handler answering each request on a connection with the responses' pieces, in turn."""
+    def handler(conn, _index, server):
+        while server.request(conn) is not None:
+            for piece in responses:
+                conn.sendall(piece)
+                time.sleep(pause)
+    return handler
+
+
+CHUNKED = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+           b"5;name=value\r\nhel", b"lo\r", b"\n6\r\n wor", b"ld\r\n0\r\nX-Trailer: t\r\n", b"\r\n")
+
+
+def test_a_chunked_body_split_anywhere_with_extensions_and_trailers_is_decoded_and_the_connection_kept(serve):
+    server = serve(keep_answering(*CHUNKED, pause=0.02))
+    with client() as http:
+        for _ in range(3):
+            with http.stream("POST", server.url("/v1/chat/completions"), json={"stream": True}) as response:
+                assert response.status_code == 200
+                assert response.headers["content-type"] == "text/event-stream"
+                assert b"".join(response.iter_bytes()) == b"hello world"
+    assert server.connections == 1
+    first = server.requests[0]
+    assert first.startswith(b"POST /v1/chat/completions HTTP/1.1\r\n")
+    assert b"\r\nhost: 127.0.0.1:%d\r\n" % server.port in first.lower()
+    assert first.endswith(b'{"stream":true}')
+
+
+def test_sized_and_read_to_close_bodies(serve):
+    def handler(conn, index, server):
+        server.request(conn)
+        if index == 1:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello")
+            time.sleep(0.05)
+            conn.sendall(b" world")
+            server.request(conn)
+            conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the ")
+            time.sleep(0.05)
+            conn.sendall(b"end")
+        else:
+            conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+    server = serve(handler)
+    with client() as http:
+        assert http.get(server.url()).content == b"hello world"
+        assert http.get(server.url()).content == b"until the end"
+        assert http.get(server.url()).status_code == 204  # a new connection: the last one ended at its close
+    assert server.connections == 2
+
+
+def test_an_informational_response_before_the_answer_is_skipped(serve):
+    server = serve(keep_answering(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"))
+    with client() as http:
+        response = http.post(server.url(), content=b"x")
+    assert (response.status_code, response.content) == (201, b"ok")
+
+
+def test_an_idle_connection_the_provider_closed_is_not_reused(serve):
+    def handler(conn, _index, server):
+        server.request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")  # then closes: keep-alive over
+    server = serve(handler)
+    with client() as http:
+        assert http.get(server.url()).content == b"ok"
+        time.sleep(0.1)
+        assert http.get(server.url()).content == b"ok"
+    assert server.connections == 2 and len(server.requests) == 2
+
+
+def test_a_request_the_provider_drops_on_a_reused_connection_is_sent_once_more_on_a_new_one(serve):
+    def handler(conn, index, server):
+        server.request(conn)
+        if index == 1:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+            server.request(conn)  # read the second request, then close without a word
+            return
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")
+    server = serve(handler)
+    with client() as http:
+        assert http.get(server.url()).content == b"first"
+        assert http.post(server.url(), content=b"again").content == b"second"
+    assert server.connections == 2 and len(server.requests) == 3
+
+
+def test_a_new_connection_closed_without_an_answer_is_an_error_not_a_retry(serve):
+    server = serve(lambda conn, _index, server: server.request(conn))
+    with client() as http, pytest.raises(httpx2.RemoteProtocolError, match="without sending a response"):
+        http.get(server.url())
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize("response", [
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nonly part",      # cut mid-chunk
+    b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",                         # cut short of its length
+])
+def test_a_body_cut_short_raises_a_protocol_error_and_the_connection_is_dropped(serve, response):
+    def handler(conn, _index, server):
+        server.request(conn)
+        conn.sendall(response)
+    server = serve(handler)
+    with client() as http:
+        with pytest.raises(httpx2.RemoteProtocolError, match="complete message body"):
+            http.get(server.url())
+
+
+@pytest.mark.parametrize("response", [
+    b"SPDY/3 200 OK\r\n\r\n",
+    b"HTTP/1.1 2000 OK\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x2\r\nab\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXY0\r\n\r\n",
+])
+def test_malformed_responses_raise_protocol_errors(serve, response):
+    def handler(conn, _index, server):
+        server.request(conn)
+        conn.sendall(response)
+        time.sleep(0.5)
+    server = serve(handler)
+    with client() as http, pytest.raises(httpx2.RemoteProtocolError):
+        http.get(server.url())
+
+
+def test_timeouts_and_refused_connections_raise_httpx_exceptions(serve):
+    silent = serve(lambda conn, _index, server: (server.request(conn), time.sleep(2)))
+    with client(timeout=0.3) as http:
+        started = time.monotonic()
+        with pytest.raises(httpx2.ReadTimeout):
+            http.get(silent.url())
+        assert time.monotonic() - started < 1.5
+        closed = socket.create_server(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        closed.close()
+        with pytest.raises(httpx2.ConnectError):
+            http.get(f"http://127.0.0.1:{port}/")
+        with pytest.raises(httpx2.UnsupportedProtocol):
+            http.get("ftp://127.0.0.1/")
+
+
+def test_at_most_max_connections_then_requests_wait_for_a_free_one(serve):
+    server = serve(keep_answering(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+    with client(max_connections=1) as http:
+        first = http.send(http.build_request("GET", server.url()), stream=True)
+        with pytest.raises(httpx2.PoolTimeout):
+            http.get(server.url(), timeout=httpx2.Timeout(5.0, pool=0.2))
+        first.read()
+        first.close()
+        assert http.get(server.url()).content == b"ok"
+    assert server.connections == 1
+
+
+def self_signed(tmp_path):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_https_verifies_the_provider_and_keeps_the_connection(serve, tmp_path):
+    cert, key = self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    server = serve(keep_answering(*CHUNKED), tls=server_tls)
+    with client(ssl_context=ssl.create_default_context(cafile=str(cert))) as http:
+        for _ in range(2):
+            assert http.get(server.url(scheme="https", host="localhost")).content == b"hello world"
+    assert server.connections == 1
+    with client() as http, pytest.raises(httpx2.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        http.get(server.url(scheme="https", host="localhost"))  # the default trust store does not know it
+
+
+PROBE = textwrap.dedent("""
+    from gevent import monkey
+    monkey.patch_all()
+    import json, socket
+    import gevent, httpx2
+    from chat.http11 import HTTP11Transport
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    accepted = []
+
+    def answer(conn):
+        while conn.recv(65536):
+            conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok")
+
+    def accept():
+        while True:
+            conn, _ = listener.accept()
+            accepted.append(conn)
+            gevent.spawn(answer, conn)
+    gevent.spawn(accept)
+
+    url = httpx2.URL(f"http://127.0.0.1:{port}/")
+    transport = HTTP11Transport(max_connections=10, max_keepalive=4)
+    http = httpx2.Client(transport=transport)
+    for _ in range(3):
+        assert http.get(url).content == b"ok"
+    ran = []
+    gevent.spawn(ran.append, "another greenlet")
+    kept = transport._take_idle(url)
+    switched = bool(ran)
+    transport._slots.acquire()  # as handle_request does before taking it: _release gives the slot back
+    transport._release(kept, True)
+    for conn in accepted:
+        conn.shutdown(socket.SHUT_RDWR)
+    gevent.sleep(0.2)
+    print(json.dumps({"connections": len(accepted), "switched": switched,
+                      "after_close": transport._take_idle(url) is None}))
+""")
+
+
+def test_under_gevent_an_idle_connection_is_checked_without_yielding_and_seen_closed():
+    """Under monkey-patching, as in production: reusing an idle connection lets no other
+    greenlet run, and a connection the server closed is not handed out."""
+    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"connections": 1, "switched": False,
+                                                                 "after_close": True}
