@@ -12,17 +12,25 @@ from rolechat_common import one_write
 
 
 class RecordingSocket:
-    def __init__(self):
+    """Records each write; `send` takes at most `room` bytes at a time, as a full socket buffer would."""
+
+    def __init__(self, room: int = 1 << 20):
         self.writes: list[bytes] = []
+        self.room = room
+
+    def send(self, data) -> int:
+        self.writes.append(bytes(data[:self.room]))
+        return len(self.writes[-1])
 
     def sendall(self, data) -> None:
         self.writes.append(bytes(data))
 
 
-def respond(status: str, headers: list[tuple[str, str]], body: list[bytes], method: str = "GET") -> list[bytes]:
+def respond(status: str, headers: list[tuple[str, str]], body: list[bytes], method: str = "GET",
+            sock: RecordingSocket | None = None) -> list[bytes]:
     one_write.install()
     request = SimpleNamespace(version=(1, 1), method=method, should_close=lambda: False, headers=[])
-    sock = RecordingSocket()
+    sock = sock or RecordingSocket()
     response = wsgi.Response(request, sock, Config())
     response.start_response(status, headers)
     for part in body:
@@ -68,6 +76,15 @@ def test_a_stream_sends_its_headers_with_the_first_event_then_one_write_per_even
     assert writes[0].startswith(b"HTTP/1.1 200 ") and writes[0].endswith(b": keep-alive\n\n\r\n")
     status, headers, body = parse(b"".join(writes))
     assert (status, headers["transfer-encoding"], body) == (200, "chunked", b"".join(events))
+
+
+def test_what_a_full_socket_buffer_does_not_take_goes_out_after_it():
+    events = [b"event: delta\ndata: {\"content\": \"" + b"x" * 300 + b"\"}\n\n"] * 3
+    sock = RecordingSocket(room=100)
+    writes = respond("200 OK", [("Content-Type", "text/event-stream")], events, sock=sock)
+    assert len(writes) > len(events) + 1 and all(len(w) <= 100 for w in writes[::2])
+    status, _, body = parse(b"".join(writes))
+    assert (status, body) == (200, b"".join(events))
 
 
 def test_head_gets_the_headers_alone():

@@ -4,8 +4,8 @@ streamed token.
 httpx's own transport passes every chunk of a streamed answer through h11's state machine and
 several layers of generators; per token that cost about as much CPU as everything else chat does
 with the token. This transport parses what the provider sends with a few bytes operations (the
-status line and headers, then a Content-Length, chunked or read-to-close body) and hands up all
-that one read brought in one piece. Everything above it is unchanged: the SDK builds the request,
+status line and headers, then a Content-Length, chunked (rolechat_common.chunked) or read-to-close
+body) and hands up all that one read brought in one piece. Everything above it is unchanged: the SDK builds the request,
 retries and reports errors, httpx decodes content encodings.
 
 Connections are kept between requests (at most `max_keepalive` idle ones, each for
@@ -29,13 +29,13 @@ from collections.abc import Iterator
 import httpx2
 from gevent import monkey
 
+from rolechat_common import chunked
+
 _poll_without_yielding = monkey.get_original("select", "poll")
 
 READ_SIZE = 64 * 1024
 MAX_HEAD_BYTES = 64 * 1024      # status line and headers of one response
-MAX_CHUNK_LINE_BYTES = 4096     # a chunk's size line, with any extensions
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
-_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,15}")
 
 
 class _Stale(Exception):
@@ -324,51 +324,13 @@ class _Body(httpx2.SyncByteStream):
                 return
 
     def _chunks(self, sock) -> Iterator[bytes]:
-        buffer, self._buffered = self._buffered, b""
-        pos, left = 0, 0             # where parsing is in `buffer`; data bytes left in the current chunk
-        state = "size"               # size line → data → CRLF → size line ... → trailer lines
-        while True:
-            pieces = []
-            while True:
-                if state == "data":
-                    take = min(left, len(buffer) - pos)
-                    if take:
-                        pieces.append(buffer[pos:pos + take])
-                        pos, left = pos + take, left - take
-                    if left:
-                        break
-                    state = "crlf"
-                if state == "crlf":
-                    if len(buffer) - pos < 2:
-                        break
-                    if buffer[pos:pos + 2] != b"\r\n":
-                        raise httpx2.RemoteProtocolError("malformed chunked body: no CRLF after a chunk")
-                    pos, state = pos + 2, "size"
-                newline = buffer.find(b"\n", pos)
-                if newline < 0:
-                    if len(buffer) - pos > MAX_CHUNK_LINE_BYTES:
-                        raise httpx2.RemoteProtocolError("malformed chunked body: line too long")
-                    break
-                line, pos = buffer[pos:newline].rstrip(b"\r"), newline + 1
-                if state == "size":
-                    size = line.split(b";", 1)[0].strip()
-                    if not _CHUNK_SIZE.fullmatch(size):
-                        raise httpx2.RemoteProtocolError("malformed chunked body: bad chunk size")
-                    left = int(size, 16)
-                    state = "data" if left else "trailer"
-                elif not line:  # the empty line after the last chunk (and any trailers): the end
-                    if pieces:
-                        yield b"".join(pieces)
-                    self._leftover = buffer[pos:]
-                    return
-            if pieces:
-                yield b"".join(pieces)
-            buffer, pos = buffer[pos:], 0
-            data = sock.recv(READ_SIZE)
-            if not data:
-                raise httpx2.RemoteProtocolError(
-                    "peer closed connection without sending complete message body (incomplete chunked read)")
-            buffer += data
+        buffered, self._buffered = self._buffered, b""
+        try:
+            self._leftover = yield from chunked.decode(buffered, lambda: sock.recv(READ_SIZE))
+        except chunked.IncompleteBody as exc:
+            raise httpx2.RemoteProtocolError(f"peer closed connection without sending complete message body ({exc})")
+        except chunked.MalformedBody as exc:
+            raise httpx2.RemoteProtocolError(f"malformed chunked body: {exc}") from None
 
     def close(self) -> None:
         if self._closed:
