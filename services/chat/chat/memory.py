@@ -61,7 +61,8 @@ class MemoryClient:
     def append_message(self, who: ident.Identity, cid: str, message: dict, *, request_id: str,
                        patient: bool = False) -> dict:
         """Store a message. `patient` (the end of a stream, when the answer exists nowhere else) retries
-        longer on connection failures and also on 503 while memory's storage is briefly down."""
+        longer on connection failures and also on 503 while memory's storage is briefly down. An answer
+        may carry its turn's `usage`, which memory counts only if, and as, it stores the answer."""
         return self._call("POST", f"/api/conversations/{quote(cid, safe='')}/messages", who, request_id, message,
                           connect_retries=4 if patient else 1, unavailable_retries=2 if patient else 0)
 

@@ -315,7 +315,22 @@ def _halt(producer: gevent.Greenlet, watcher: gevent.Greenlet | None) -> None:
 
 
 def _store(turn: Turn, memory: MemoryClient, config: Config, status: str, error: str | None) -> dict | None:
-    """Store the assistant's message as it ended; never raises (the stream must still end cleanly)."""
+    """Store the assistant's message as it ended, with the turn's usage (memory counts it in the same
+    step); never raises (the stream must still end cleanly)."""
+    spent = _spent(turn)
+    message = _answer(turn, status, error)
+    stored = _append(turn, memory, {**message, "usage": spent} if spent else message, status)
+    now = time.monotonic()
+    log(logger, logging.INFO, "turn", conversation=turn.conversation_id, model=turn.model, status=status,
+        error=error, chars=len(turn.content), stored=stored is not None, finish_reason=turn.finish_reason,
+        first_token_ms=None if turn.first_token_at is None else round((turn.first_token_at - turn.started) * 1000),
+        ms=round((now - turn.started) * 1000), **(turn.usage or {}))
+    if stored is None and spent:  # its usage went nowhere with it, but the tokens were spent all the same
+        _record_usage(turn, memory, spent)
+    return stored
+
+
+def _answer(turn: Turn, status: str, error: str | None) -> dict:
     message = {"role": "assistant", "content": turn.content, "model": turn.model, "status": status}
     if turn.user_message.get("id"):  # kept only while its question is (not after an edit replaced it)
         message["answers"] = turn.user_message["id"]
@@ -325,11 +340,19 @@ def _store(turn: Turn, memory: MemoryClient, config: Config, status: str, error:
         message["context"] = turn.context
     if error:
         message["error"] = error
-    stored = None
+    return message
+
+
+def _append(turn: Turn, memory: MemoryClient, message: dict, status: str) -> dict | None:
+    """The stored answer, or None when it could not be stored (logged); never raises."""
     try:
-        stored = memory.append_message(turn.who, turn.conversation_id, message, request_id=turn.request_id,
-                                       patient=True)
+        return memory.append_message(turn.who, turn.conversation_id, message, request_id=turn.request_id,
+                                     patient=True)
     except MemoryFailure as exc:
+        if exc.code == "invalid_usage" and "usage" in message:  # the provider's report, not the answer, is amiss
+            log(logger, logging.WARNING, "could not record usage", conversation=turn.conversation_id,
+                reason=exc.code)
+            return _append(turn, memory, {k: v for k, v in message.items() if k != "usage"}, status)
         if exc.code == "question_replaced":  # edited or regenerated meanwhile: this answer is not kept
             log(logger, logging.INFO, "answer dropped: its question was replaced", conversation=turn.conversation_id)
         else:
@@ -340,26 +363,29 @@ def _store(turn: Turn, memory: MemoryClient, config: Config, status: str, error:
             status=status, reason=exc.code)
     except Exception:  # noqa: BLE001
         logger.exception("could not store the answer")
-    now = time.monotonic()
-    log(logger, logging.INFO, "turn", conversation=turn.conversation_id, model=turn.model, status=status,
-        error=error, chars=len(turn.content), stored=stored is not None, finish_reason=turn.finish_reason,
-        first_token_ms=None if turn.first_token_at is None else round((turn.first_token_at - turn.started) * 1000),
-        ms=round((now - turn.started) * 1000), **(turn.usage or {}))
-    _record_usage(turn, memory)
-    return stored
+    return None
 
 
-def _record_usage(turn: Turn, memory: MemoryClient) -> None:
-    """Tokens of this turn (the stream's usage report) and their cost; never raises."""
+def _spent(turn: Turn) -> dict | None:
+    """Tokens of this turn (the stream's usage report) and their cost, as memory counts them; None
+    when the provider reported none (or nothing countable). Never raises."""
     usage = turn.usage
     if not usage:
-        return
+        return None
     try:
         prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
         cost = turn.price(prompt, completion) if callable(turn.price) else None
-        memory.call("POST", "/api/usage", turn.who, request_id=turn.request_id,
-                    body={"model": turn.model, "prompt_tokens": prompt, "completion_tokens": completion,
-                          "cost_usd": cost})
+    except Exception as exc:  # noqa: BLE001 - accounting must not disturb the answer
+        log(logger, logging.WARNING, "could not record usage", conversation=turn.conversation_id,
+            reason=type(exc).__name__)
+        return None
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "cost_usd": cost}
+
+
+def _record_usage(turn: Turn, memory: MemoryClient, spent: dict) -> None:
+    """Count the turn's usage on its own, for an answer that could not be stored; never raises."""
+    try:
+        memory.call("POST", "/api/usage", turn.who, request_id=turn.request_id, body={"model": turn.model, **spent})
     except Exception as exc:  # noqa: BLE001 - accounting must not disturb the answer
         log(logger, logging.WARNING, "could not record usage", conversation=turn.conversation_id,
             reason=getattr(exc, "code", type(exc).__name__))

@@ -1,6 +1,7 @@
 """Memory's API for roles and their pins, registered models and usage (chat validates first)."""
 from __future__ import annotations
 
+import math
 import re
 
 from flask import Blueprint, current_app, g, request
@@ -9,7 +10,7 @@ from rolechat_common.ids import PIN_ID, ROLE_ID
 from rolechat_common.limits import seconds_until_utc_midnight
 from rolechat_common.web import ApiError, error_response, json_body, string_field
 
-from .profile_store import ProfileStore
+from .profile_store import ProfileStore, TurnUsage
 from .store import NotFound
 
 bp = Blueprint("memory_profile", __name__, url_prefix="/api")
@@ -159,20 +160,36 @@ def unregister_model(model_id: str):
 
 
 # --- usage ---------------------------------------------------------------------------------------
+USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "cost_usd")
+
+
+def turn_usage(data: dict, counts: dict) -> TurnUsage:
+    """One turn's usage, checked: the model named in `data`, the tokens and cost in `counts`.
+
+    POST /api/usage sends all of them in one object; an answer stored with its usage names the
+    model in the message and the rest in its `usage` (routes.append_message). Both accept exactly
+    what this accepts.
+    """
+    model = string_field(data, "model", max_chars=200, required=True, allow_empty=False)
+    tokens = []
+    for name in ("prompt_tokens", "completion_tokens"):
+        value = counts.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100_000_000:
+            raise ApiError(400, "invalid_field", f"'{name}' must be a non-negative integer.")
+        tokens.append(value)
+    cost = counts.get("cost_usd")
+    # The range also refuses NaN and Infinity (a JSON body may hold them), which Redis cannot add.
+    if cost is not None and (isinstance(cost, bool) or not isinstance(cost, (int, float))
+                             or not 0 <= cost < math.inf):
+        raise ApiError(400, "invalid_field", "'cost_usd' must be a non-negative number, or null.")
+    return TurnUsage(model, tokens[0], tokens[1], None if cost is None else float(cost))
+
+
 @bp.post("/usage")
 def record_usage():
     data = json_body()
-    model = string_field(data, "model", max_chars=200, required=True, allow_empty=False)
-    counts = []
-    for name in ("prompt_tokens", "completion_tokens"):
-        value = data.get(name)
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100_000_000:
-            raise ApiError(400, "invalid_field", f"'{name}' must be a non-negative integer.")
-        counts.append(value)
-    cost = data.get("cost_usd")
-    if cost is not None and (isinstance(cost, bool) or not isinstance(cost, (int, float)) or cost < 0):
-        raise ApiError(400, "invalid_field", "'cost_usd' must be a non-negative number, or null.")
-    _profile().record_usage(_user(), model, counts[0], counts[1], None if cost is None else float(cost))
+    usage = turn_usage(data, data)
+    _profile().record_usage(_user(), usage.model, usage.prompt_tokens, usage.completion_tokens, usage.cost_usd)
     return "", 204
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .store import LimitReached, NotFound, PinTooLong, _now, append_pin, new_id
@@ -22,6 +23,42 @@ from .store import LimitReached, NotFound, PinTooLong, _now, append_pin, new_id
 ROLE_FIELDS = ("name", "instructions", "model", "temperature", "max_answer_tokens")
 USAGE_COUNTERS = ("prompt_tokens", "completion_tokens", "turns")
 SHARED_MODELS = "rc:shared:models"
+DAY_TOKENS_KEPT_SECONDS = 3 * 86400
+
+# Adds one turn to the user's usage counters. It is Lua so that store.py's answer script can count
+# an answer's usage in the same atomic step that stores the answer (and only if it does).
+# keys: usage day hash, usage days, the day's tokens   args: model, prompt tokens, completion
+# tokens, their sum, cost in USD or '' (unknown), day, day as YYYYMMDD, seconds the day's tokens are kept
+COUNT_USAGE = r"""
+local function count_usage(keys, args)
+  local usage, model = keys[1], args[1]
+  redis.call('HINCRBY', usage, model .. '\tprompt_tokens', args[2])
+  redis.call('HINCRBY', usage, model .. '\tcompletion_tokens', args[3])
+  redis.call('HINCRBY', usage, model .. '\tturns', 1)
+  if args[5] ~= '' then redis.call('HINCRBYFLOAT', usage, model .. '\tcost_usd', args[5]) end
+  redis.call('ZADD', keys[2], args[7], args[6])
+  redis.call('INCRBY', keys[3], args[4])
+  redis.call('EXPIRE', keys[3], args[8])
+end
+"""
+
+
+@dataclass(frozen=True)
+class TurnUsage:
+    """One turn's tokens and their cost (None: unknown), as counted in the user's usage."""
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None = None
+
+    def script_input(self, user: str) -> tuple[list[str], list]:
+        """KEYS and ARGV of count_usage (COUNT_USAGE), counted on today's UTC day."""
+        day, base = utc_day(), _base(user)
+        keys = [f"{base}:usage:{day}", f"{base}:usagedays", f"{base}:tokens:{day}"]
+        args = [self.model, self.prompt_tokens, self.completion_tokens, self.prompt_tokens + self.completion_tokens,
+                "" if self.cost_usd is None else self.cost_usd, day, int(day.replace("-", "")),
+                DAY_TOKENS_KEPT_SECONDS]
+        return keys, args
 
 
 def _base(user: str) -> str:
@@ -31,6 +68,7 @@ def _base(user: str) -> str:
 class ProfileStore:
     def __init__(self, client):
         self.redis = client
+        self._count_usage = client.register_script(COUNT_USAGE + "count_usage(KEYS, ARGV)")
 
     # --- roles -----------------------------------------------------------------------------------
     def list_roles(self, user: str) -> list[dict]:
@@ -142,18 +180,8 @@ class ProfileStore:
     # --- usage -----------------------------------------------------------------------------------
     def record_usage(self, user: str, model: str, prompt_tokens: int, completion_tokens: int,
                      cost: float | None) -> None:
-        day = utc_day()
-        key = f"{_base(user)}:usage:{day}"
-        with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hincrby(key, f"{model}\tprompt_tokens", prompt_tokens)
-            pipe.hincrby(key, f"{model}\tcompletion_tokens", completion_tokens)
-            pipe.hincrby(key, f"{model}\tturns", 1)
-            if cost is not None:
-                pipe.hincrbyfloat(key, f"{model}\tcost_usd", cost)
-            pipe.zadd(f"{_base(user)}:usagedays", {day: int(day.replace("-", ""))})
-            pipe.incrby(f"{_base(user)}:tokens:{day}", prompt_tokens + completion_tokens)
-            pipe.expire(f"{_base(user)}:tokens:{day}", 3 * 86400)
-            pipe.execute()
+        keys, args = TurnUsage(model, prompt_tokens, completion_tokens, cost).script_input(user)
+        self._count_usage(keys=keys, args=args)
 
     def tokens_today(self, user: str) -> int:
         """Prompt + answer tokens of the current UTC day: what the daily quota counts."""

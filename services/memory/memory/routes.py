@@ -9,7 +9,8 @@ from flask import Blueprint, Response, current_app, g, request, stream_with_cont
 from rolechat_common.ids import CONVERSATION_ID, MESSAGE_ID, PIN_ID
 from rolechat_common.web import ApiError, error_response, json_body, string_field
 
-from .profile_routes import enforce_daily_quota
+from .profile_routes import USAGE_FIELDS, enforce_daily_quota, turn_usage
+from .profile_store import TurnUsage
 from .store import AUTHORS, STATUSES, InvalidPin, MessageNotFound, NotFound, QuestionGone, Store
 
 bp = Blueprint("memory", __name__, url_prefix="/api")
@@ -134,9 +135,25 @@ def append_message(cid: str):
         message["context"] = context
     if answers is not None:
         message["answers"] = answers
+    usage = _answer_usage(data, role)
     if replaces is not None:
         return _store().replace_from(_user(), _conversation_id(cid), replaces, message), 201
-    return _store().append_message(_user(), _conversation_id(cid), message), 201
+    return _store().append_message(_user(), _conversation_id(cid), message, usage), 201
+
+
+def _answer_usage(data: dict, role: str) -> TurnUsage | None:
+    """An answer's `usage` (its tokens and cost), counted under the message's `model` when, and
+    only when, the answer is stored; the same rules as POST /api/usage."""
+    usage = data.get("usage")
+    if usage is None:
+        return None
+    if role != "assistant" or not isinstance(usage, dict) or set(usage) - set(USAGE_FIELDS):
+        raise ApiError(400, "invalid_usage", "'usage' must be an object of 'prompt_tokens', 'completion_tokens' "
+                                             "and 'cost_usd', on assistant messages only.")
+    try:
+        return turn_usage(data, usage)
+    except ApiError as exc:  # a code of its own: the caller may store the answer without it
+        raise ApiError(400, "invalid_usage", f"'usage' cannot be counted: {exc.message}") from None
 
 
 # --- pins, summary, context, search, export ------------------------------------------------------

@@ -18,8 +18,12 @@ import json
 import secrets
 import time
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import redis
+
+if TYPE_CHECKING:
+    from .profile_store import TurnUsage
 
 AUTHORS = ("user", "assistant")
 STATUSES = ("complete", "interrupted", "failed")
@@ -116,16 +120,20 @@ return {1, index, #ids, dropped}
 
 # Stores an answer only while the question it answers is still in the conversation: a stopped
 # answer saved moments after the question was replaced must not land after the new question.
-# KEYS: conv, order, msgs, convs, context   ARGV: question id, answer id, answer JSON, conversation
-# id, now (ms), now (ISO), context JSON or ''. Returns 1 stored, -1 no conversation, -2 question gone.
+# With the turn's usage, counts it in the same step, so an answer refused here counts nothing and
+# a stored one is never left uncounted (count_usage is profile_store's COUNT_USAGE).
+# KEYS: conv, order, msgs, convs, context[, usage keys]   ARGV: question id or '' (none to check),
+# answer id, answer JSON, conversation id, now (ms), now (ISO), context JSON or ''[, usage args].
+# Returns 1 stored, -1 no conversation, -2 question gone.
 _APPEND_ANSWER = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if not redis.call('LPOS', KEYS[2], ARGV[1]) then return -2 end
+if ARGV[1] ~= '' and not redis.call('LPOS', KEYS[2], ARGV[1]) then return -2 end
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('HSET', KEYS[1], 'updated_at', ARGV[6])
 redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4])
 if ARGV[7] ~= '' then redis.call('SET', KEYS[5], ARGV[7]) end
+if #KEYS > 5 then count_usage({unpack(KEYS, 6)}, {unpack(ARGV, 8)}) end
 return 1
 """
 
@@ -170,7 +178,9 @@ class Store:
         self.max_conversations = max_conversations
         self.max_messages = max_messages
         self._cut = client.register_script(_CUT)
-        self._append_answer = client.register_script(_APPEND_ANSWER)
+        # profile_store owns the usage counters and builds on this module, hence the late import.
+        from .profile_store import COUNT_USAGE
+        self._append_answer = client.register_script(COUNT_USAGE + _APPEND_ANSWER)
 
     @staticmethod
     def _keys(user: str, cid: str | None = None) -> dict[str, str]:
@@ -254,7 +264,8 @@ class Store:
         if not deleted:
             raise NotFound
 
-    def append_message(self, user: str, cid: str, message: dict) -> dict:
+    def append_message(self, user: str, cid: str, message: dict, usage: TurnUsage | None = None) -> dict:
+        """Store a message; with `usage` (an answer's), count it in the same atomic step."""
         keys = self._keys(user, cid)
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hmget(keys["conv"], ["id", "title"])
@@ -266,8 +277,8 @@ class Store:
             raise LimitReached(f"A conversation holds at most {self.max_messages} messages; start a new one.")
         ms, iso = _now()
         record = _record(message, iso)
-        if message.get("answers"):
-            return self._store_answer(keys, cid, message["answers"], record, ms, iso)
+        if message.get("answers") or usage is not None:
+            return self._store_answer(user, cid, message.get("answers") or "", record, ms, iso, usage)
         conv_changes = {"updated_at": iso}
         if not title and record["role"] == "user":
             conv_changes["title"] = " ".join(record["content"].split())[:AUTO_TITLE_CHARS]
@@ -281,11 +292,15 @@ class Store:
             pipe.execute()
         return record
 
-    def _store_answer(self, keys: dict, cid: str, question_id: str, record: dict, ms: int, iso: str) -> dict:
+    def _store_answer(self, user: str, cid: str, question_id: str, record: dict, ms: int, iso: str,
+                      usage: TurnUsage | None) -> dict:
+        keys = self._keys(user, cid)
         context = json.dumps({**record["context"], "message_id": record["id"]}) if record.get("context") else ""
+        usage_keys, usage_args = usage.script_input(user) if usage is not None else ([], [])
         status = self._append_answer(
-            keys=[keys["conv"], keys["order"], keys["msgs"], keys["convs"], keys["context"]],
-            args=[question_id, record["id"], json.dumps(record, ensure_ascii=False), cid, ms, iso, context])
+            keys=[keys["conv"], keys["order"], keys["msgs"], keys["convs"], keys["context"], *usage_keys],
+            args=[question_id, record["id"], json.dumps(record, ensure_ascii=False), cid, ms, iso, context,
+                  *usage_args])
         if status == -1:
             raise NotFound
         if status != 1:

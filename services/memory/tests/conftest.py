@@ -3,6 +3,7 @@ import pytest
 from rolechat_common import identity
 from memory import create_app
 from memory.config import Config
+from tests.support.redis_cluster import RedisClusterNode
 
 SECRET = "memory-test-secret-0123456789abcdef0123"
 
@@ -47,3 +48,11 @@ def alice():
 @pytest.fixture
 def bob():
     return headers_for("bob-id")
+
+
+@pytest.fixture(scope="session")
+def cluster_url(tmp_path_factory):
+    """A one-node Redis cluster owning every slot, as MemoryDB speaks it."""
+    node = RedisClusterNode(tmp_path_factory.mktemp("redis-cluster"), tmp_path_factory.mktemp("redis-cluster-logs"))
+    yield node.start().url
+    node.stop()

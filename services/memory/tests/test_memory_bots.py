@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import shutil
-import socket
-import subprocess
 from dataclasses import replace
 
 import pytest
@@ -13,7 +10,6 @@ import redis
 
 from memory import create_app
 from rolechat_common import identity
-from tests.support.processes import free_port, wait_until
 
 
 @pytest.fixture
@@ -369,29 +365,6 @@ def test_api_keys_reach_only_their_own_bot_and_count_their_usage(client, alice, 
     assert client.delete(f"/api/bots/tea-shop/keys/{key['id']}", headers=alice).status_code == 204
     assert client.get("/internal/bots/tea-shop/runtime", headers=caller).status_code == 404
     assert client.get("/internal/bot-keys/self", headers=caller).status_code == 404
-
-
-@pytest.fixture(scope="module")
-def cluster_url(tmp_path_factory):
-    """A one-node Redis cluster owning every slot, as MemoryDB speaks it."""
-    port = free_port()
-    data = tmp_path_factory.mktemp("redis-cluster-bots")
-    proc = subprocess.Popen([shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
-                             "--cluster-enabled", "yes", "--cluster-config-file", str(data / "nodes.conf"),
-                             "--cluster-port", str(free_port()), "--dir", str(data), "--save", ""],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def command(*args: str) -> bytes:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-            s.sendall(("*%d\r\n" % len(args) + "".join(f"${len(a)}\r\n{a}\r\n" for a in args)).encode())
-            return s.recv(4096)
-
-    wait_until(lambda: command("PING").startswith(b"+PONG"), 10, "redis cluster node")
-    assert command("CLUSTER", "ADDSLOTSRANGE", "0", "16383").startswith(b"+OK")
-    wait_until(lambda: b"cluster_state:ok" in command("CLUSTER", "INFO"), 10, "cluster state ok")
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(10)
 
 
 def test_bots_keys_and_transcripts_work_on_a_cluster(cluster_url, config, mint, auth_proxy):

@@ -1,35 +1,8 @@
 """Memory against Redis in cluster mode (as MemoryDB runs): a one-node cluster owning every slot."""
-import shutil
-import socket
-import subprocess
 
 import pytest
 
 from memory import create_app
-from tests.support.processes import free_port, wait_until
-
-
-@pytest.fixture(scope="module")
-def cluster_url(tmp_path_factory):
-    port = free_port()
-    data = tmp_path_factory.mktemp("redis-cluster")
-    proc = subprocess.Popen([shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
-                             "--cluster-enabled", "yes", "--cluster-config-file", str(data / "nodes.conf"),
-                             "--cluster-port", str(free_port()),  # not port+10000, which may exceed 65535
-                             "--dir", str(data), "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def command(*args: str) -> bytes:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-            s.sendall(("*%d\r\n" % len(args) + "".join(f"${len(a)}\r\n{a}\r\n" for a in args)).encode())
-            return s.recv(4096)
-
-    wait_until(lambda: command("PING").startswith(b"+PONG"), 10, "redis cluster node")
-    assert command("CLUSTER", "ADDSLOTSRANGE", "0", "16383").startswith(b"+OK")
-    wait_until(lambda: b"cluster_state:ok" in command("CLUSTER", "INFO"), 10, "cluster state ok")
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(10)
 
 
 def test_conversations_pins_roles_and_usage_work_on_a_cluster(cluster_url, config, headers_for):
