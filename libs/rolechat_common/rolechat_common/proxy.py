@@ -14,7 +14,7 @@ from .streaming import ClientGone, SilenceLimit, SourceSilent, stop, watch_disco
 from .web import ApiError
 
 logger = logging.getLogger("rolechat.proxy")
-READ_SIZE = 64 * 1024
+READ_SIZE = 8 * 1024
 
 # Hop-by-hop headers (RFC 9110 §7.6.1) and ones the WSGI server sets itself.
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
