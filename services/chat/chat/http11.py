@@ -33,7 +33,7 @@ from rolechat_common import chunked
 
 _poll_without_yielding = monkey.get_original("select", "poll")
 
-READ_SIZE = 64 * 1024
+READ_SIZE = 16 * 1024
 MAX_HEAD_BYTES = 64 * 1024      # status line and headers of one response
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 
