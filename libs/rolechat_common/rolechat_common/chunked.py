@@ -3,7 +3,7 @@
 A streamed answer arrives as many small chunks; HTTP libraries hand each one up through several
 layers of Python. This decoder works on whole reads: everything one read brought (any number of
 chunks, or part of one) comes out as one piece, found with a few bytes operations. Chat reads the
-model's stream with it (chat.http11) and the auth-proxy relays chat's streams with it (proxy).
+model's stream with it (chat.http11).
 """
 from __future__ import annotations
 

@@ -9,12 +9,10 @@ import urllib3
 from flask import Response
 from urllib3.connection import HTTPConnection
 
-from . import chunked
 from .streaming import ClientGone, SilenceLimit, SourceSilent, stop, watch_disconnect
 from .web import ApiError
 
 logger = logging.getLogger("rolechat.proxy")
-READ_SIZE = 8 * 1024
 
 # Hop-by-hop headers (RFC 9110 §7.6.1) and ones the WSGI server sets itself.
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
@@ -56,7 +54,7 @@ def forward(http: urllib3.PoolManager, method: str, url: str, headers: Mapping[s
         silence = SilenceLimit(read_timeout)
         finished = False
         try:
-            for chunk in _body(upstream):
+            for chunk in upstream.stream(None):
                 if chunk:
                     silence.pause()  # time spent writing to the client is not the next hop's silence
                     yield chunk
@@ -66,7 +64,7 @@ def forward(http: urllib3.PoolManager, method: str, url: str, headers: Mapping[s
             pass
         except SourceSilent:
             logger.warning("stream from next hop went silent for %ss", read_timeout)
-        except (urllib3.exceptions.HTTPError, chunked.MalformedBody, chunked.IncompleteBody, OSError) as exc:
+        except urllib3.exceptions.HTTPError as exc:
             logger.warning("stream from next hop broke: %s", type(exc).__name__)
         finally:
             silence.stop()
@@ -80,20 +78,3 @@ def forward(http: urllib3.PoolManager, method: str, url: str, headers: Mapping[s
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
     return response
-
-
-def _body(upstream: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
-    """A streamed body as it arrives. A chunked one (every stream the services send) is decoded
-    straight from the connection's buffered reader, all that one read brought at a time: urllib3
-    reads chunk by chunk, with several calls per chunk, which cost the relay more than the rest of
-    its work on a token."""
-    response = getattr(upstream, "_fp", None)  # http.client's response, under urllib3's
-    reader = getattr(response, "fp", None)
-    if not (getattr(response, "chunked", False) and getattr(response, "chunk_left", 0) is None
-            and hasattr(reader, "read1")):
-        yield from upstream.stream(None)
-        return
-    leftover = yield from chunked.decode(b"", lambda: reader.read1(READ_SIZE))
-    if leftover:  # bytes after the body: the connection cannot be trusted with another request
-        raise chunked.MalformedBody("bytes after the end of the body")
-    response.close()  # as http.client does at a body's end: the connection may take the next request
