@@ -47,7 +47,7 @@ def test_bench_floor_reads_every_token_on_every_path(tmp_path):
                            "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     rows = json.loads((tmp_path / "floor.json").read_text())["results"]
-    assert [row["path"] for row in rows] == ["sdk", "raw-socket", "relay-hop"]
+    assert [row["path"] for row in rows] == ["sdk-httpx", "chat", "raw-socket", "relay-hop"]
     # the role chunk, 20 tokens and the finishing chunk of each of the 3 streams, on every path
-    assert [row["tokens"] for row in rows] == [3 * 22] * 3
+    assert [row["tokens"] for row in rows] == [3 * 22] * 4
     assert all(row["us_per_token"] >= 0 for row in rows)  # a tiny run may take less than a clock tick
