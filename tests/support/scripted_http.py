@@ -24,7 +24,10 @@ def read_request(conn: socket.socket) -> bytes | None:
         if name.strip().lower() == b"content-length":
             length = int(value)
     while len(body) < length:
-        body += conn.recv(65536)
+        more = conn.recv(65536)
+        if not more:
+            return None
+        body += more
     return head + b"\r\n\r\n" + body
 
 

@@ -13,7 +13,8 @@ Connections are kept between requests (at most `max_keepalive` idle ones, each f
 zero-timeout poll that lets no other greenlet run: a connection the provider closed, or one with
 stray bytes waiting, is dropped. Failures raise httpx's exceptions, as httpx's transport would. A
 request on a reused connection that the provider closed before answering anything is sent once
-more on a new connection. No proxy is spoken: with a proxy in the environment chat uses httpx's
+more on a new connection, if that close came right after the request went out (the provider
+closed it while idle). No proxy is spoken: with a proxy in the environment chat uses httpx's
 own transport (see upstream.http_client).
 """
 from __future__ import annotations
@@ -34,6 +35,12 @@ from rolechat_common import chunked
 _poll_without_yielding = monkey.get_original("select", "poll")
 
 READ_SIZE = 16 * 1024
+# A reused connection closed within this long after the request went out was closed by the
+# provider while idle (its close crossed our request): the request is sent once more. Closed any
+# later, the provider may have begun work on it: that is an error for the SDK to handle.
+STALE_CLOSE_SECONDS = 0.25
+MAX_INFORMATIONAL = 10          # 1xx responses skipped before the real one
+_FORBIDDEN = re.compile(rb"[\r\n\x00]")
 MAX_HEAD_BYTES = 64 * 1024      # status line and headers of one response
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 
@@ -53,7 +60,7 @@ class _Connection:
         if now - self.idle_since > expiry:
             return False
         fd = self.sock.fileno()
-        if fd < 0:
+        if fd < 0 or (hasattr(self.sock, "pending") and self.sock.pending()):  # bytes decrypted, unread
             return False
         poll = _poll_without_yielding()
         poll.register(fd, select.POLLIN)
@@ -111,7 +118,8 @@ class HTTP11Transport(httpx2.BaseTransport):
             if reused:
                 raise _Stale() from exc
             raise httpx2.WriteError(str(exc)) from exc
-        status, reason, headers, rest = _read_head(sock, timeouts.get("read"), request.method, reused=reused)
+        stale_until = time.monotonic() + STALE_CLOSE_SECONDS if reused else 0.0
+        status, reason, headers, rest = _read_head(sock, timeouts.get("read"), stale_until)
         length, chunked, keep_alive = _framing(request.method, status, headers)
         body = _Body(self, connection, request, rest, length, chunked, keep_alive)
         return httpx2.Response(status, headers=headers, stream=body,
@@ -191,8 +199,13 @@ def _key(url: httpx2.URL) -> tuple:
 
 
 def _request_bytes(request: httpx2.Request) -> bytes:
-    head = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), request.url.raw_path)]
+    method, target = request.method.encode("ascii"), request.url.raw_path
+    head = [b"%s %s HTTP/1.1\r\n" % (method, target)]
     head.extend(b"%s: %s\r\n" % (name, value) for name, value in request.headers.raw)
+    # A CR or LF in a header (say, a key read from a file with its newline) would end the head
+    # early and send the rest as something else.
+    if any(_FORBIDDEN.search(part) for part in (method, target, *(b"".join(pair) for pair in request.headers.raw))):
+        raise httpx2.LocalProtocolError("a request line or header contains CR, LF or NUL")
     head.append(b"\r\n")
     if "transfer-encoding" in request.headers:  # a body of unknown length: sent as chunks
         body = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in request.stream if part) + b"0\r\n\r\n"
@@ -201,11 +214,13 @@ def _request_bytes(request: httpx2.Request) -> bytes:
     return b"".join(head) + body
 
 
-def _read_head(sock, timeout: float | None, method: str, *, reused: bool) -> tuple[int, bytes, list, bytes]:
-    """The response's status, reason, headers and the body bytes read with them (1xx skipped)."""
+def _read_head(sock, timeout: float | None, stale_until: float) -> tuple[int, bytes, list, bytes]:
+    """The response's status, reason, headers and the body bytes read with them (1xx skipped).
+    Raises _Stale for a close before any byte, up to `stale_until` (0 for a new connection)."""
     sock.settimeout(timeout)
     buffer = b""
     heard = False
+    informational = 0
     while True:
         end = _HEAD_END.search(buffer)
         if end is None:
@@ -216,11 +231,11 @@ def _read_head(sock, timeout: float | None, method: str, *, reused: bool) -> tup
             except TimeoutError as exc:
                 raise httpx2.ReadTimeout(str(exc) or "timed out waiting for the response") from exc
             except OSError as exc:
-                if reused and not heard:
+                if not heard and time.monotonic() < stale_until:
                     raise _Stale() from exc
                 raise httpx2.ReadError(str(exc)) from exc
             if not data:
-                if reused and not heard:
+                if not heard and time.monotonic() < stale_until:
                     raise _Stale()
                 raise httpx2.RemoteProtocolError("Server disconnected without sending a response.")
             heard = True
@@ -240,6 +255,9 @@ def _read_head(sock, timeout: float | None, method: str, *, reused: bool) -> tup
                 raise httpx2.RemoteProtocolError("malformed header line in the response")
             headers.append((name, value.strip()))
         if 100 <= status < 200 and status != 101:
+            informational += 1
+            if informational > MAX_INFORMATIONAL:
+                raise httpx2.RemoteProtocolError("too many informational responses")
             continue  # informational: the real answer follows
         if version != b"HTTP/1.1":
             headers.append((b"connection", b"close"))  # HTTP/1.0: no reuse

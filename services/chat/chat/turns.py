@@ -319,13 +319,16 @@ def _store(turn: Turn, memory: MemoryClient, config: Config, status: str, error:
     step); never raises (the stream must still end cleanly)."""
     spent = _spent(turn)
     message = _answer(turn, status, error)
-    stored = _append(turn, memory, {**message, "usage": spent} if spent else message, status)
+    stored, refused = _append(turn, memory, {**message, "usage": spent} if spent else message, status)
+    counted = bool(stored is not None and stored.pop("usage_counted", False))
     now = time.monotonic()
     log(logger, logging.INFO, "turn", conversation=turn.conversation_id, model=turn.model, status=status,
         error=error, chars=len(turn.content), stored=stored is not None, finish_reason=turn.finish_reason,
         first_token_ms=None if turn.first_token_at is None else round((turn.first_token_at - turn.started) * 1000),
         ms=round((now - turn.started) * 1000), **(turn.usage or {}))
-    if stored is None and spent:  # its usage went nowhere with it, but the tokens were spent all the same
+    # Refused: the usage went nowhere with the answer, but the tokens were spent all the same.
+    # Stored but not counted: a memory that does not know answers carry their usage (mid-upgrade).
+    if spent and (refused or (stored is not None and not counted)):
         _record_usage(turn, memory, spent)
     return stored
 
@@ -343,11 +346,15 @@ def _answer(turn: Turn, status: str, error: str | None) -> dict:
     return message
 
 
-def _append(turn: Turn, memory: MemoryClient, message: dict, status: str) -> dict | None:
-    """The stored answer, or None when it could not be stored (logged); never raises."""
+def _append(turn: Turn, memory: MemoryClient, message: dict, status: str) -> tuple[dict | None, bool]:
+    """(the stored answer or None, whether memory refused it); never raises.
+
+    Refused is memory's definite no (a 4xx: nothing was stored, usage included). When memory could
+    not be reached or failed itself, the answer and its usage may have been stored all the same, so
+    they count as not refused: counting the usage again could count it twice."""
     try:
         return memory.append_message(turn.who, turn.conversation_id, message, request_id=turn.request_id,
-                                     patient=True)
+                                     patient=True), False
     except MemoryFailure as exc:
         if exc.code == "invalid_usage" and "usage" in message:  # the provider's report, not the answer, is amiss
             log(logger, logging.WARNING, "could not record usage", conversation=turn.conversation_id,
@@ -358,12 +365,13 @@ def _append(turn: Turn, memory: MemoryClient, message: dict, status: str) -> dic
         else:
             log(logger, logging.ERROR, "could not store the answer", conversation=turn.conversation_id,
                 status=status, reason=exc.code)
+        return None, 400 <= exc.status < 500
     except ApiError as exc:
         log(logger, logging.ERROR, "could not store the answer", conversation=turn.conversation_id,
             status=status, reason=exc.code)
     except Exception:  # noqa: BLE001
         logger.exception("could not store the answer")
-    return None
+    return None, False
 
 
 def _spent(turn: Turn) -> dict | None:

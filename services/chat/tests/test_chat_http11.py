@@ -76,9 +76,11 @@ def test_an_idle_connection_the_provider_closed_is_not_reused(serve):
         server.request(conn)
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")  # then closes: keep-alive over
     server = serve(handler)
-    with client() as http:
+    transport = HTTP11Transport(max_connections=10, max_keepalive=4)
+    with httpx2.Client(transport=transport, timeout=5.0) as http:
         assert http.get(server.url()).content == b"ok"
         time.sleep(0.1)
+        assert transport._take_idle(httpx2.URL(server.url())) is None  # seen closed: not handed out
         assert http.get(server.url()).content == b"ok"
     assert server.connections == 2 and len(server.requests) == 2
 
@@ -96,6 +98,31 @@ def test_a_request_the_provider_drops_on_a_reused_connection_is_sent_once_more_o
         assert http.get(server.url()).content == b"first"
         assert http.post(server.url(), content=b"again").content == b"second"
     assert server.connections == 2 and len(server.requests) == 3
+
+
+def test_a_reused_connection_closed_long_after_the_request_is_an_error_not_a_resend(serve):
+    """The provider may have begun work on it: sending it again could pay for it twice."""
+    def handler(conn, _index, server):
+        server.request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+        server.request(conn)
+        time.sleep(0.6)  # working on it... then the connection goes
+    server = serve(handler)
+    with client() as http:
+        assert http.get(server.url()).content == b"first"
+        with pytest.raises(httpx2.RemoteProtocolError, match="without sending a response"):
+            http.post(server.url(), content=b"expensive")
+    assert server.connections == 1 and len(server.requests) == 2
+
+
+def test_a_header_with_a_line_break_is_refused_before_anything_is_sent(serve):
+    server = serve(keep_answering(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+    with client() as http:
+        for headers in ({"Authorization": "Bearer sk-key\r\nX-Injected: 1"}, {"X-Key": "a\nb"}):
+            with pytest.raises(httpx2.LocalProtocolError, match="CR, LF or NUL"):
+                http.get(server.url(), headers=headers)
+        assert http.get(server.url()).content == b"ok"  # the connection slots were given back
+    assert server.requests and all(b"X-Injected" not in r and b"a\nb" not in r for r in server.requests)
 
 
 def test_a_new_connection_closed_without_an_answer_is_an_error_not_a_retry(serve):

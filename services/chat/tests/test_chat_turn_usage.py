@@ -79,7 +79,7 @@ def test_an_answer_whose_question_was_replaced_still_has_its_usage_counted(price
                                                                           memory_service, parse_sse):
     """Stop, then Regenerate at once: the first answer is not kept, but its tokens were spent."""
     cid = priced.post("/api/conversations", json={}, headers=who).get_json()["id"]
-    upstream.configure(answer="one two three four five six", token_delay=0.05)
+    upstream.configure(answer="one two three four five six", token_delay=0.3)  # time to replace the question
     rid = new_request_id()
     response = priced.post(f"/api/conversations/{cid}/messages", json={"content": "first"},
                            headers={**who, "X-Request-Id": rid}, buffered=False)
@@ -131,4 +131,31 @@ def test_an_answer_is_kept_when_memory_cannot_count_the_reported_usage(config, u
     assert stored is not None and stored["content"] == "the answer"
     assert [m["content"] for m in memory.messages(user_id, cid)] == ["q", "the answer"]
     assert usage_of(memory_service, headers_for(user_id))["turns"] == 0
+    client.http.clear()
+
+
+class OlderMemoryClient(MemoryClient):
+    """Memory as a version from before answers carried their usage answers: the answer is stored,
+    its usage dropped (unknown fields are), and no word that it was counted."""
+
+    def append_message(self, who, cid, message, **options):
+        return super().append_message(who, cid, {k: v for k, v in message.items() if k != "usage"}, **options)
+
+
+@pytest.mark.parametrize("client_class", [MemoryClient, OlderMemoryClient])
+def test_the_usage_is_counted_once_whichever_memory_stores_the_answer(config, user_id, memory, memory_service,
+                                                                      headers_for, client_class):
+    """Mid-upgrade, a new chat may store its answer through an older memory: the usage is then
+    recorded on its own; with a current memory, only with the answer."""
+    who = identity.Identity(user_id, user_id)
+    client = client_class(config.memory_url, TEST_SECRET)
+    cid = memory.create(user_id)["id"]
+    question = client.append_message(who, cid, {"role": "user", "content": "q"}, request_id=new_request_id())
+    turn = Turn(conversation_id=cid, model="gpt-4o-mini", messages=[], user_message=question, who=who,
+                request_id=new_request_id(), usage={"prompt_tokens": 11, "completion_tokens": 7})
+    turn.parts.append("the answer")
+    stored = _store(turn, client, config, "complete", None)
+    assert stored is not None and "usage_counted" not in stored
+    usage = usage_of(memory_service, headers_for(user_id))
+    assert (usage["prompt_tokens"], usage["completion_tokens"], usage["turns"]) == (11, 7, 1)
     client.http.clear()

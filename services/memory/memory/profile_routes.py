@@ -1,7 +1,6 @@
 """Memory's API for roles and their pins, registered models and usage (chat validates first)."""
 from __future__ import annotations
 
-import math
 import re
 
 from flask import Blueprint, current_app, g, request
@@ -161,6 +160,7 @@ def unregister_model(model_id: str):
 
 # --- usage ---------------------------------------------------------------------------------------
 USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "cost_usd")
+MAX_TURN_COST_USD = 1_000_000
 
 
 def turn_usage(data: dict, counts: dict) -> TurnUsage:
@@ -178,10 +178,12 @@ def turn_usage(data: dict, counts: dict) -> TurnUsage:
             raise ApiError(400, "invalid_field", f"'{name}' must be a non-negative integer.")
         tokens.append(value)
     cost = counts.get("cost_usd")
-    # The range also refuses NaN and Infinity (a JSON body may hold them), which Redis cannot add.
+    # The range also refuses NaN and Infinity (a JSON body may hold them), and sums Redis's float
+    # counter could overflow.
     if cost is not None and (isinstance(cost, bool) or not isinstance(cost, (int, float))
-                             or not 0 <= cost < math.inf):
-        raise ApiError(400, "invalid_field", "'cost_usd' must be a non-negative number, or null.")
+                             or not 0 <= cost <= MAX_TURN_COST_USD):
+        raise ApiError(400, "invalid_field",
+                       f"'cost_usd' must be a number from 0 to {MAX_TURN_COST_USD:,}, or null.")
     return TurnUsage(model, tokens[0], tokens[1], None if cost is None else float(cost))
 
 

@@ -138,7 +138,10 @@ def append_message(cid: str):
     usage = _answer_usage(data, role)
     if replaces is not None:
         return _store().replace_from(_user(), _conversation_id(cid), replaces, message), 201
-    return _store().append_message(_user(), _conversation_id(cid), message, usage), 201
+    stored = _store().append_message(_user(), _conversation_id(cid), message, usage)
+    # Says the usage was counted (not part of the message): a caller that finds no such word, as from a
+    # memory older than answers carrying their usage, records the usage on its own.
+    return ({**stored, "usage_counted": True} if usage is not None else stored), 201
 
 
 def _answer_usage(data: dict, role: str) -> TurnUsage | None:

@@ -121,19 +121,21 @@ return {1, index, #ids, dropped}
 # Stores an answer only while the question it answers is still in the conversation: a stopped
 # answer saved moments after the question was replaced must not land after the new question.
 # With the turn's usage, counts it in the same step, so an answer refused here counts nothing and
-# a stored one is never left uncounted (count_usage is profile_store's COUNT_USAGE).
+# a stored one is never left uncounted (count_usage is profile_store's COUNT_USAGE). The counting
+# comes before the answer's writes: Redis does not undo a script's writes when a later command
+# fails, and an answer stored uncounted would be stored again by the caller's retry.
 # KEYS: conv, order, msgs, convs, context[, usage keys]   ARGV: question id or '' (none to check),
 # answer id, answer JSON, conversation id, now (ms), now (ISO), context JSON or ''[, usage args].
 # Returns 1 stored, -1 no conversation, -2 question gone.
 _APPEND_ANSWER = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if ARGV[1] ~= '' and not redis.call('LPOS', KEYS[2], ARGV[1]) then return -2 end
+if #KEYS > 5 then count_usage({unpack(KEYS, 6)}, {unpack(ARGV, 8)}) end
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('HSET', KEYS[1], 'updated_at', ARGV[6])
 redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4])
 if ARGV[7] ~= '' then redis.call('SET', KEYS[5], ARGV[7]) end
-if #KEYS > 5 then count_usage({unpack(KEYS, 6)}, {unpack(ARGV, 8)}) end
 return 1
 """
 

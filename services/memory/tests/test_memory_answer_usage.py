@@ -4,6 +4,7 @@ when the answer is stored, by the same rules as POST /api/usage, and never part 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import replace
 
 import pytest
@@ -51,9 +52,11 @@ def test_the_usage_is_not_part_of_the_message(client, alice, redis_url):
     cid = create(client, alice)
     question = post(client, alice, cid, "user", "q")
     stored = answer(client, alice, cid, question, usage=USAGE).get_json()
+    assert stored.pop("usage_counted") is True  # a word to the caller, not part of the message
     assert set(stored) == {"id", "role", "content", "model", "status", "created_at"}
+    assert "usage_counted" not in answer(client, alice, cid).get_json()  # no usage sent, no word
     listed = client.get(f"/api/conversations/{cid}", headers=alice).get_json()["messages"]
-    assert listed[-1] == stored
+    assert listed[-2] == stored
     assert client.get(f"/api/conversations/{cid}/messages/{stored['id']}", headers=alice).get_json() == stored
     raw = redis.Redis.from_url(redis_url, decode_responses=True).hget(f"rc:{{alice-id}}:c:{cid}:msgs", stored["id"])
     assert "usage" not in json.loads(raw) and "tokens" not in raw
@@ -87,6 +90,7 @@ BAD_COUNTS = [
     {"completion_tokens": 4},
     {"prompt_tokens": 3, "completion_tokens": 4, "cost_usd": -0.01},
     {"prompt_tokens": 3, "completion_tokens": 4, "cost_usd": "0.1"},
+    {"prompt_tokens": 3, "completion_tokens": 4, "cost_usd": 1e12},  # past any turn's cost; sums could overflow
 ]
 
 
@@ -172,9 +176,10 @@ def test_the_usage_counted_with_an_answer_counts_against_the_daily_quota(config,
     assert refused.status_code == 429 and refused.get_json()["error"]["code"] == "quota_exceeded"
 
 
-def test_an_answer_and_its_usage_are_one_step_on_a_cluster(cluster_url, config, alice):
+def test_an_answer_and_its_usage_are_one_step_on_a_cluster(cluster_url, config, headers_for):
     """The answer's keys and the usage counters share the user's hash tag: one slot, one script."""
     client = create_app(replace(config, redis_url=cluster_url, redis_cluster=True)).test_client()
+    alice = headers_for(f"alice-usage-{uuid.uuid4().hex}")  # the cluster is shared by the session's tests
     cid = create(client, alice)
     question = post(client, alice, cid, "user", "q")
     response = answer(client, alice, cid, question, usage=USAGE)
