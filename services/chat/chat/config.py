@@ -163,6 +163,7 @@ class Config:
     default_model: str | None = None
     sse_heartbeat_seconds: float = 10.0
     sse_coalesce_seconds: float = 0.025
+    sse_coalesce_max_seconds: float = 0.25  # the interval's ceiling while the process is overloaded
     max_message_chars: int = 16000
     max_instructions_chars: int = 8000
     max_answer_tokens: int = 1024
@@ -221,6 +222,7 @@ class Config:
             default_model=default_model,
             sse_heartbeat_seconds=_positive(env, "SSE_HEARTBEAT_SECONDS", 10.0),
             sse_coalesce_seconds=env.int("SSE_COALESCE_MS", 25, minimum=0, maximum=1000) / 1000,
+            sse_coalesce_max_seconds=env.int("SSE_COALESCE_MAX_MS", 250, minimum=0, maximum=5000) / 1000,
             max_message_chars=env.int("MAX_MESSAGE_CHARS", 16000, minimum=1),
             max_instructions_chars=env.int("MAX_INSTRUCTIONS_CHARS", 8000, minimum=1),
             max_answer_tokens=env.int("MAX_ANSWER_TOKENS", 1024, minimum=1),

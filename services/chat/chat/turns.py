@@ -3,14 +3,15 @@
 A producer greenlet reads the model's stream through the SDK and puts what it hears on a queue.
 It reads the SDK's raw response and parses each `data:` line itself: building the SDK's typed
 chunk objects costs more CPU than everything else in a relayed token (and under the SDK, chat's
-own HTTP/1.1 transport, chat.http11, reads the body). The response generator
-takes from the queue, sends a heartbeat comment whenever the model has been silent for
-SSE_HEARTBEAT_SECONDS, gives up when it has been silent for UPSTREAM_READ_TIMEOUT_SECONDS, and
-coalesces deltas: the first goes out at once, later ones at most every SSE_COALESCE_MS, so every
-hop handles fewer, larger writes. A watcher raises ClientGone into the producer the moment the
-client closes its connection, so the upstream call stops at once and the partial answer is stored
-as `interrupted`. Whatever happens, exactly one assistant message is stored, and the stream ends
-with exactly one `done` or `error` event (unless nobody is left to read it).
+own HTTP/1.1 transport, chat.http11, reads the body). The response generator takes from the
+queue, sends a heartbeat comment whenever the model has been silent for SSE_HEARTBEAT_SECONDS,
+gives up when it has been silent for UPSTREAM_READ_TIMEOUT_SECONDS, and coalesces deltas: the
+first goes out at once, later ones at most every SSE_COALESCE_MS (longer while the process is
+overloaded: chat.pacing), so every hop handles fewer, larger writes. A watcher raises ClientGone
+into the producer the moment the client closes its connection, so the upstream call stops at once
+and the partial answer is stored as `interrupted`. Whatever happens, exactly one assistant message
+is stored, and the stream ends with exactly one `done` or `error` event (unless nobody is left to
+read it).
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from rolechat_common.logs import log
 from rolechat_common.streaming import HEARTBEAT, ClientGone, sse, stop, watch_disconnect
 from rolechat_common.web import ApiError
 
-from . import summaries
+from . import pacing, summaries
 from .config import Config
 from .context import Assembly, Budget
 from .memory import MemoryClient, MemoryFailure
@@ -232,9 +233,12 @@ def stream_turn(turn: Turn, *, client: openai.OpenAI, memory: MemoryClient, conf
             if drain_by is not None:
                 remaining = min(remaining, drain_by - time.monotonic())
             remaining = within_read_timeout(turn, producer, config, remaining)
-            gather = last_flush + config.sse_coalesce_seconds - time.monotonic()
+            interval = pacing.LAG.interval(config.sse_coalesce_seconds, config.sse_coalesce_max_seconds)
+            gather = last_flush + interval - time.monotonic()
             if gather > 0 and not queue.qsize():  # a delta went out moments ago: let the next ones gather
-                gevent.sleep(min(gather, remaining))
+                wake_at = time.monotonic() + min(gather, remaining)
+                gevent.sleep(wake_at - time.monotonic())
+                pacing.LAG.note(time.monotonic() - wake_at)
             try:
                 item = queue.get(timeout=min(config.sse_heartbeat_seconds, remaining))
             except gevent.queue.Empty:

@@ -16,6 +16,12 @@ def test_defaults():
     assert (config.sse_heartbeat_seconds, config.max_message_chars, config.max_instructions_chars) == (10, 16000, 8000)
     assert (config.max_answer_tokens, config.max_stream_seconds, config.upstream_read_timeout_seconds) == (
         1024, 900, 300)
+    assert (config.sse_coalesce_seconds, config.sse_coalesce_max_seconds) == (0.025, 0.25)
+
+
+def test_the_coalescing_interval_and_its_ceiling_under_load_are_read():
+    config = Config.from_env({**BASE, "SSE_COALESCE_MS": "40", "SSE_COALESCE_MAX_MS": "400"})
+    assert (config.sse_coalesce_seconds, config.sse_coalesce_max_seconds) == (0.04, 0.4)
 
 
 def test_every_setting_is_read():
@@ -48,6 +54,8 @@ def test_every_setting_is_read():
     ({"MAX_ANSWER_TOKENS": "0"}, "MAX_ANSWER_TOKENS"),
     ({"MAX_STREAM_SECONDS": "-1"}, "MAX_STREAM_SECONDS"),
     ({"UPSTREAM_READ_TIMEOUT_SECONDS": "soon"}, "UPSTREAM_READ_TIMEOUT_SECONDS"),
+    ({"SSE_COALESCE_MAX_MS": "-1"}, "SSE_COALESCE_MAX_MS"),
+    ({"SSE_COALESCE_MAX_MS": "60000"}, "SSE_COALESCE_MAX_MS"),
 ])
 def test_a_bad_setting_names_its_variable(changes, variable):
     with pytest.raises(ConfigError, match=variable):
