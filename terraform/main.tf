@@ -197,6 +197,7 @@ module "ecs" {
       ROLE_PRESETS_FILE             = "" # empty: the built-in roles shipped with chat
       SSE_HEARTBEAT_SECONDS         = "10"
       SSE_COALESCE_MS               = "25"
+      SSE_COALESCE_MAX_MS           = "250" # the interval's ceiling while a task is overloaded
       MAX_MESSAGE_CHARS             = "16000"
       MAX_INSTRUCTIONS_CHARS        = "8000"
       MAX_ANSWER_TOKENS             = tostring(var.max_answer_tokens)
