@@ -91,14 +91,15 @@ class HTTP11Transport(httpx2.BaseTransport):
             raise httpx2.PoolTimeout("every connection to the model provider is in use")
         connection = None
         try:
+            key = _key(request.url)
             payload = _request_bytes(request)
-            connection = self._take_idle(request.url)
+            connection = self._take_idle(key)
             if connection is not None:
                 try:
                     return self._exchange(connection, request, payload, timeouts, reused=True)
                 except _Stale:
                     connection.close()
-            connection = self._open(request.url, timeouts)
+            connection = self._open(key, timeouts)
             return self._exchange(connection, request, payload, timeouts, reused=False)
         except BaseException:
             if connection is not None:
@@ -127,8 +128,7 @@ class HTTP11Transport(httpx2.BaseTransport):
 
     # -- connections --------------------------------------------------------------------------
 
-    def _take_idle(self, url: httpx2.URL) -> _Connection | None:
-        key = _key(url)
+    def _take_idle(self, key: tuple) -> _Connection | None:
         now = time.monotonic()
         while True:
             with self._lock:
@@ -141,8 +141,8 @@ class HTTP11Transport(httpx2.BaseTransport):
                 return connection
             connection.close()
 
-    def _open(self, url: httpx2.URL, timeouts: dict) -> _Connection:
-        scheme, host, port = _key(url)
+    def _open(self, key: tuple, timeouts: dict) -> _Connection:
+        scheme, host, port = key
         try:
             sock = socket.create_connection((host, port), timeout=timeouts.get("connect"))
         except TimeoutError as exc:
@@ -159,7 +159,7 @@ class HTTP11Transport(httpx2.BaseTransport):
         except OSError as exc:  # ssl.SSLError included
             sock.close()
             raise httpx2.ConnectError(str(exc)) from exc
-        return _Connection(sock, (scheme, host, port))
+        return _Connection(sock, key)
 
     def _tls(self):
         if self._ssl_context is None:
@@ -192,6 +192,7 @@ class HTTP11Transport(httpx2.BaseTransport):
 
 
 def _key(url: httpx2.URL) -> tuple:
+    """(scheme, host, port): the connections that can serve a URL."""
     scheme = url.scheme
     if scheme not in ("http", "https"):
         raise httpx2.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}")

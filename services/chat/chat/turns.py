@@ -236,8 +236,9 @@ def stream_turn(turn: Turn, *, client: openai.OpenAI, memory: MemoryClient, conf
             interval = pacing.LAG.interval(config.sse_coalesce_seconds, config.sse_coalesce_max_seconds)
             gather = last_flush + interval - time.monotonic()
             if gather > 0 and not queue.qsize():  # a delta went out moments ago: let the next ones gather
-                wake_at = time.monotonic() + min(gather, remaining)
-                gevent.sleep(wake_at - time.monotonic())
+                pause = min(gather, remaining)
+                wake_at = time.monotonic() + pause
+                gevent.sleep(pause)
                 pacing.LAG.note(time.monotonic() - wake_at)
             try:
                 item = queue.get(timeout=min(config.sse_heartbeat_seconds, remaining))

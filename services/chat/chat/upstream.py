@@ -11,6 +11,7 @@ from .config import Config
 from .http11 import HTTP11Transport
 
 KEEPALIVE_CONNECTIONS = 16
+KEEPALIVE_SECONDS = 30.0
 PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
 
 
@@ -22,9 +23,10 @@ def http_client(max_connections: int, timeout: httpx2.Timeout) -> httpx2.Client:
         # Behind a proxy from the environment: httpx's own transports, which honour it
         # (ours speaks to the provider directly).
         limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=keepalive,
-                               keepalive_expiry=30.0)
+                               keepalive_expiry=KEEPALIVE_SECONDS)
         return openai.DefaultHttpxClient(limits=limits, timeout=timeout)
-    transport = HTTP11Transport(max_connections=max_connections, max_keepalive=keepalive, keepalive_expiry=30.0)
+    transport = HTTP11Transport(max_connections=max_connections, max_keepalive=keepalive,
+                               keepalive_expiry=KEEPALIVE_SECONDS)
     return openai.DefaultHttpxClient(transport=transport, timeout=timeout)
 
 

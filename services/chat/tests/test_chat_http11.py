@@ -15,7 +15,7 @@ import time
 import httpx2
 import pytest
 
-from chat.http11 import HTTP11Transport
+from chat.http11 import HTTP11Transport, _key
 from tests.support.scripted_http import keep_answering, serve  # noqa: F401 - serve is a fixture
 
 
@@ -80,7 +80,7 @@ def test_an_idle_connection_the_provider_closed_is_not_reused(serve):
     with httpx2.Client(transport=transport, timeout=5.0) as http:
         assert http.get(server.url()).content == b"ok"
         time.sleep(0.1)
-        assert transport._take_idle(httpx2.URL(server.url())) is None  # seen closed: not handed out
+        assert transport._take_idle(_key(httpx2.URL(server.url()))) is None  # seen closed: not handed out
         assert http.get(server.url()).content == b"ok"
     assert server.connections == 2 and len(server.requests) == 2
 
@@ -234,7 +234,7 @@ PROBE = textwrap.dedent("""
     monkey.patch_all()
     import json, socket
     import gevent, httpx2
-    from chat.http11 import HTTP11Transport
+    from chat.http11 import HTTP11Transport, _key
 
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
@@ -252,13 +252,14 @@ PROBE = textwrap.dedent("""
     gevent.spawn(accept)
 
     url = httpx2.URL(f"http://127.0.0.1:{port}/")
+    key = _key(url)
     transport = HTTP11Transport(max_connections=10, max_keepalive=4)
     http = httpx2.Client(transport=transport)
     for _ in range(3):
         assert http.get(url).content == b"ok"
     ran = []
     gevent.spawn(ran.append, "another greenlet")
-    kept = transport._take_idle(url)
+    kept = transport._take_idle(key)
     switched = bool(ran)
     transport._slots.acquire()  # as handle_request does before taking it: _release gives the slot back
     transport._release(kept, True)
@@ -266,7 +267,7 @@ PROBE = textwrap.dedent("""
         conn.shutdown(socket.SHUT_RDWR)
     gevent.sleep(0.2)
     print(json.dumps({"connections": len(accepted), "switched": switched,
-                      "after_close": transport._take_idle(url) is None}))
+                      "after_close": transport._take_idle(key) is None}))
 """)
 
 
