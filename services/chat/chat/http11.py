@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Iterator
 
 import httpx2
-from gevent import monkey
+from gevent import get_hub, monkey
 
 from rolechat_common import chunked
 
@@ -43,6 +43,8 @@ MAX_INFORMATIONAL = 10          # 1xx responses skipped before the real one
 _FORBIDDEN = re.compile(rb"[\r\n\x00]")
 MAX_HEAD_BYTES = 64 * 1024      # status line and headers of one response
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
+# The response extension that carries this transport's own body stream (see body_pieces).
+BODY_EXTENSION = "rolechat.body"
 
 
 class _Stale(Exception):
@@ -50,23 +52,48 @@ class _Stale(Exception):
 
 
 class _Connection:
-    __slots__ = ("sock", "key", "idle_since")
+    __slots__ = ("sock", "key", "idle_since", "_pending", "_readable", "_emptied")
 
     def __init__(self, sock: socket.socket, key: tuple):
         self.sock, self.key, self.idle_since = sock, key, 0.0
+        self._pending = getattr(sock, "pending", None)  # TLS: bytes decrypted and not yet read
+        self._readable = None   # an event-loop watcher for "bytes have arrived", made on first use
+        self._emptied = True    # the last read took everything the socket had
+
+    def recv_when_ready(self, size: int, pace=None) -> bytes:
+        """The next bytes of a body read as it arrives (no read timeout). Once a read has emptied
+        the socket, wait for bytes to arrive before reading: a streamed token seldom waits in the
+        socket, and reading first fails (EAGAIN, an exception in gevent) and then waits anyway, at
+        a system call and about 2.5 µs of CPU per token. `pace()`, if given, is called first and
+        says whether it waited (for chat.pacing's next tick): then bytes have likely come meanwhile
+        and are read at once."""
+        sock = self.sock
+        if pace is not None and pace():
+            self._emptied = False
+        if self._emptied and not (self._pending is not None and self._pending()):
+            hub = get_hub()
+            if self._readable is None:
+                self._readable = hub.loop.io(sock.fileno(), 1)  # 1: readable
+            hub.wait(self._readable)
+        data = sock.recv(size)
+        self._emptied = len(data) < size
+        return data
 
     def reusable(self, now: float, expiry: float) -> bool:
         """Not expired, not closed by the provider, nothing unread: poll(0) sees no event."""
         if now - self.idle_since > expiry:
             return False
         fd = self.sock.fileno()
-        if fd < 0 or (hasattr(self.sock, "pending") and self.sock.pending()):  # bytes decrypted, unread
+        if fd < 0 or (self._pending is not None and self._pending()):  # bytes decrypted, unread
             return False
         poll = _poll_without_yielding()
         poll.register(fd, select.POLLIN)
         return not poll.poll(0)
 
     def close(self) -> None:
+        if self._readable is not None:
+            self._readable.close()
+            self._readable = None
         try:
             self.sock.close()
         except OSError:
@@ -124,7 +151,8 @@ class HTTP11Transport(httpx2.BaseTransport):
         length, chunked, keep_alive = _framing(request.method, status, headers)
         body = _Body(self, connection, request, rest, length, chunked, keep_alive)
         return httpx2.Response(status, headers=headers, stream=body,
-                               extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason})
+                               extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason,
+                                           BODY_EXTENSION: body})
 
     # -- connections --------------------------------------------------------------------------
 
@@ -189,6 +217,27 @@ class HTTP11Transport(httpx2.BaseTransport):
         for connections in idle.values():
             for connection in connections:
                 connection.close()
+
+
+def body_pieces(response: httpx2.Response, pace=None) -> Iterator[bytes]:
+    """A streamed response's body as it arrives, with `pace()` called before each read after the
+    first (see _Connection.recv_when_ready). From this transport, with no content encoding to
+    undo, the pieces come straight from its body stream: httpx's layers of generators above it
+    (raw, decoded, chunked to size, bound to the response) do nothing for such a body and cost
+    about 3 µs of CPU per streamed token. Closing the response still closes the body."""
+    body = response.extensions.get(BODY_EXTENSION)
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if body is None or encoding not in ("", "identity"):
+        return _paced(response.iter_bytes(), pace)
+    body.pace = pace
+    return iter(body)
+
+
+def _paced(pieces: Iterator[bytes], pace) -> Iterator[bytes]:
+    for piece in pieces:
+        yield piece
+        if pace is not None:
+            pace()
 
 
 def _key(url: httpx2.URL) -> tuple:
@@ -296,6 +345,7 @@ class _Body(httpx2.SyncByteStream):
         self._complete = length == 0  # nothing to read (HEAD, 204, 304): reusable unread
         self._leftover = buffered if length == 0 else b""
         self._closed = False
+        self.pace = None  # see body_pieces
 
     def __iter__(self) -> Iterator[bytes]:
         # The read timeout as it is now: a caller may lift it once the headers are in (chat does,
@@ -304,20 +354,30 @@ class _Body(httpx2.SyncByteStream):
         sock = self._connection.sock
         if sock.gettimeout() != timeout:
             sock.settimeout(timeout)
+        connection, pace = self._connection, self.pace
+        if timeout is None and monkey.is_module_patched("socket"):  # waiting first pays off on gevent's sockets
+            def recv(size: int) -> bytes:
+                return connection.recv_when_ready(size, pace)
+        elif pace is not None:
+            def recv(size: int) -> bytes:
+                pace()
+                return sock.recv(size)
+        else:
+            recv = sock.recv
         try:
             if self._chunked:
-                yield from self._chunks(sock)
+                yield from self._chunks(recv)
             elif self._length is not None:
-                yield from self._sized(sock)
+                yield from self._sized(recv)
             else:
-                yield from self._to_close(sock)
+                yield from self._to_close(recv)
             self._complete = True
         except TimeoutError as exc:
             raise httpx2.ReadTimeout(str(exc) or "timed out reading the response") from exc
         except OSError as exc:
             raise httpx2.ReadError(str(exc)) from exc
 
-    def _sized(self, sock) -> Iterator[bytes]:
+    def _sized(self, recv) -> Iterator[bytes]:
         left = self._length
         data, self._buffered = self._buffered, b""
         if len(data) > left:
@@ -328,24 +388,24 @@ class _Body(httpx2.SyncByteStream):
                 yield data
             if left <= 0:
                 return
-            data = sock.recv(min(READ_SIZE, left))
+            data = recv(min(READ_SIZE, left))
             if not data:
                 raise httpx2.RemoteProtocolError("peer closed connection without sending complete message body")
 
-    def _to_close(self, sock) -> Iterator[bytes]:
+    def _to_close(self, recv) -> Iterator[bytes]:
         self._keep_alive = False
         data, self._buffered = self._buffered, b""
         while True:
             if data:
                 yield data
-            data = sock.recv(READ_SIZE)
+            data = recv(READ_SIZE)
             if not data:
                 return
 
-    def _chunks(self, sock) -> Iterator[bytes]:
+    def _chunks(self, recv) -> Iterator[bytes]:
         buffered, self._buffered = self._buffered, b""
         try:
-            self._leftover = yield from chunked.decode(buffered, lambda: sock.recv(READ_SIZE))
+            self._leftover = yield from chunked.decode(buffered, lambda: recv(READ_SIZE))
         except chunked.IncompleteBody as exc:
             raise httpx2.RemoteProtocolError(f"peer closed connection without sending complete message body ({exc})")
         except chunked.MalformedBody as exc:

@@ -32,7 +32,7 @@ from . import bots
 from .context import pins_text
 from .memory import MemoryClient, MemoryFailure
 from .tokens import REPLY_PRIMING_TOKENS, Counter
-from .turns import DELTA, END, ERROR, EXIT, Turn, _halt, produce, within_read_timeout
+from .turns import DELTA, END, ERROR, EXIT, Turn, _halt, produce, ticks, within_read_timeout
 from .upstream import describe_error, error_facts
 
 logger = logging.getLogger("rolechat.chat.openai_compat")
@@ -294,8 +294,9 @@ def _stream(turn: Turn, client: openai.OpenAI, slug: str, memory: MemoryClient, 
             environ: dict) -> Iterator[bytes]:
     """OpenAI chunk SSE: a role chunk, content chunks, the finish chunk, [usage], `data: [DONE]`.
 
-    The same producer as the browser's turns reads the model; a `: keep-alive` comment goes out
-    whenever the model is silent (SDKs skip comments); the client leaving stops the upstream call."""
+    The same producer as the browser's turns reads the model, on the same ticks (chat.pacing): the
+    deltas of a tick go out as one chunk. A `: keep-alive` comment goes out whenever the model is
+    silent (SDKs skip comments); the client leaving stops the upstream call."""
     completion_id, created = _completion_id(), int(time.time())
 
     def chunk(choices: list, **more) -> bytes:
@@ -309,7 +310,7 @@ def _stream(turn: Turn, client: openai.OpenAI, slug: str, memory: MemoryClient, 
         return chunk([{"index": 0, "delta": content, "logprobs": None, "finish_reason": finish}])
 
     queue: gevent.queue.Queue = gevent.queue.Queue()
-    producer = gevent.spawn(produce, queue, client, turn, turn.max_tokens)
+    producer = gevent.spawn(produce, queue, client, turn, turn.max_tokens, ticks(config))
     producer.link(lambda _: queue.put((EXIT,)))
     watcher = watch_disconnect(environ, producer)
     deadline = turn.started + config.max_stream_seconds

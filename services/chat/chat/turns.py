@@ -3,15 +3,16 @@
 A producer greenlet reads the model's stream through the SDK and puts what it hears on a queue.
 It reads the SDK's raw response and parses each `data:` line itself: building the SDK's typed
 chunk objects costs more CPU than everything else in a relayed token (and under the SDK, chat's
-own HTTP/1.1 transport, chat.http11, reads the body). The response generator takes from the
-queue, sends a heartbeat comment whenever the model has been silent for SSE_HEARTBEAT_SECONDS,
-gives up when it has been silent for UPSTREAM_READ_TIMEOUT_SECONDS, and coalesces deltas: the
-first goes out at once, later ones at most every SSE_COALESCE_MS (longer while the process is
-overloaded: chat.pacing), so every hop handles fewer, larger writes. A watcher raises ClientGone
-into the producer the moment the client closes its connection, so the upstream call stops at once
-and the partial answer is stored as `interrupted`. Whatever happens, exactly one assistant message
-is stored, and the stream ends with exactly one `done` or `error` event (unless nobody is left to
-read it).
+own HTTP/1.1 transport, chat.http11, reads the body). Once the first delta is out, it reads only
+on the process's ticks (chat.pacing: every SSE_COALESCE_MS, longer while the process is
+overloaded), so the deltas of a tick go out as one event and every hop handles fewer, larger
+writes, all streams' at the same moments. The response generator takes from the queue, sends
+everything queued as one event, sends a heartbeat comment whenever the model has been silent for
+SSE_HEARTBEAT_SECONDS, and gives up when it has been silent for UPSTREAM_READ_TIMEOUT_SECONDS. A
+watcher raises ClientGone into the producer the moment the client closes its connection, so the
+upstream call stops at once and the partial answer is stored as `interrupted`. Whatever happens,
+exactly one assistant message is stored, and the stream ends with exactly one `done` or `error`
+event (unless nobody is left to read it).
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from rolechat_common.logs import log
 from rolechat_common.streaming import HEARTBEAT, ClientGone, sse, stop, watch_disconnect
 from rolechat_common.web import ApiError
 
-from . import pacing, summaries
+from . import http11, pacing, summaries
 from .config import Config
 from .context import Assembly, Budget
 from .memory import MemoryClient, MemoryFailure
@@ -113,8 +114,10 @@ def read_chunks(pieces: Iterator[bytes], turn: Turn | None = None) -> Iterator[d
             yield chunk
 
 
-def produce(queue: gevent.queue.Queue, client: openai.OpenAI, turn: Turn, max_tokens: int) -> None:
-    """Read the model's stream and put deltas, then exactly one END, ERROR or GONE, on the queue."""
+def produce(queue: gevent.queue.Queue, client: openai.OpenAI, turn: Turn, max_tokens: int,
+            ticks: pacing.Ticks | None = None) -> None:
+    """Read the model's stream and put deltas, then exactly one END, ERROR or GONE, on the queue;
+    after the first delta, read on `ticks` only."""
     stream = None
     heard = False
     try:
@@ -133,7 +136,7 @@ def produce(queue: gevent.queue.Queue, client: openai.OpenAI, turn: Turn, max_to
         request.extensions["timeout"] = {**request.extensions.get("timeout", {}), "read": None}
         turn.heard_at = time.monotonic()
         finish_reason = None
-        body = stream.http_response.iter_bytes()
+        body = http11.body_pieces(stream.http_response, ticks)
         for chunk in read_chunks(body, turn):
             usage = chunk.get("usage")
             if isinstance(usage, dict):
@@ -142,6 +145,8 @@ def produce(queue: gevent.queue.Queue, client: openai.OpenAI, turn: Turn, max_to
             for choice in chunk.get("choices") or ():
                 text = (choice.get("delta") or {}).get("content")
                 if text:
+                    if not heard and ticks is not None:
+                        ticks.begin()
                     heard = True
                     queue.put((DELTA, text))
                 if choice.get("finish_reason"):
@@ -154,6 +159,8 @@ def produce(queue: gevent.queue.Queue, client: openai.OpenAI, turn: Turn, max_to
         else:
             turn.finish_reason = finish_reason
             queue.put((END,))
+            if ticks is not None:
+                ticks.begun = False  # the body's last bytes: no need to wait for them
             _read_to_the_end(body)
     except ClientGone:
         queue.put((GONE,))
@@ -185,6 +192,11 @@ def produce(queue: gevent.queue.Queue, client: openai.OpenAI, turn: Turn, max_to
                 pass
 
 
+def ticks(config: Config) -> pacing.Ticks:
+    """The pace of one answer's reads of the model (chat.pacing)."""
+    return pacing.Ticks.for_stream(config.sse_coalesce_seconds, config.sse_coalesce_max_seconds)
+
+
 def within_read_timeout(turn: Turn, producer: gevent.Greenlet, config: Config, wait: float) -> float:
     """How long a consumer may wait for the producer now: `wait`, cut short where the model's
     stream (once begun) will have been silent for UPSTREAM_READ_TIMEOUT_SECONDS. Past that point
@@ -213,12 +225,11 @@ def stream_turn(turn: Turn, *, client: openai.OpenAI, memory: MemoryClient, conf
                 environ: dict, spawn=gevent.spawn) -> Iterator[bytes]:
     """The text/event-stream body of one turn."""
     queue: gevent.queue.Queue = gevent.queue.Queue()
-    producer = gevent.spawn(produce, queue, client, turn, turn.max_tokens)
+    producer = gevent.spawn(produce, queue, client, turn, turn.max_tokens, ticks(config))
     producer.link(lambda _: queue.put((EXIT,)))
     watcher = watch_disconnect(environ, producer)
     deadline = turn.started + config.max_stream_seconds
     outcome: tuple = (GONE,)
-    last_flush = 0.0
     try:
         yield HEARTBEAT  # the response headers go out now, not when the model first speaks
         while True:
@@ -233,13 +244,6 @@ def stream_turn(turn: Turn, *, client: openai.OpenAI, memory: MemoryClient, conf
             if drain_by is not None:
                 remaining = min(remaining, drain_by - time.monotonic())
             remaining = within_read_timeout(turn, producer, config, remaining)
-            interval = pacing.LAG.interval(config.sse_coalesce_seconds, config.sse_coalesce_max_seconds)
-            gather = last_flush + interval - time.monotonic()
-            if gather > 0 and not queue.qsize():  # a delta went out moments ago: let the next ones gather
-                pause = min(gather, remaining)
-                wake_at = time.monotonic() + pause
-                gevent.sleep(pause)
-                pacing.LAG.note(time.monotonic() - wake_at)
             try:
                 item = queue.get(timeout=min(config.sse_heartbeat_seconds, remaining))
             except gevent.queue.Empty:
@@ -255,7 +259,6 @@ def stream_turn(turn: Turn, *, client: openai.OpenAI, memory: MemoryClient, conf
                 if turn.first_token_at is None:
                     turn.first_token_at = time.monotonic()
                 turn.parts.append(text)
-                last_flush = time.monotonic()
                 yield sse("delta", {"content": text})
                 continue
             outcome = item

@@ -254,3 +254,23 @@ def test_v1_budget_exhausted_is_a_rate_limit_error_with_retry_after(chat_url, ow
         assert 1 <= int(limited.value.response.headers["retry-after"]) <= 86400
         assert limited.value.code == "rate_limit_exceeded"
     assert upstream.completion_requests() == []
+
+
+def test_v1_streams_coalesce_deltas_as_the_browser_stream_does(live_chat, owner, upstream):
+    """/v1 reads the model on the same ticks: at most one content chunk per SSE_COALESCE_MS, the
+    first at once, the text unchanged."""
+    import time
+
+    url = live_chat(SSE_COALESCE_MS="100", MODEL_CATALOG='[{"id": "gpt-4o-mini", "context_window": 4096}]').url
+    slug = owner.publish(max_answer_tokens=100)
+    _, caller = owner.key(slug)
+    upstream.configure(answer="tick", tokens=60, token_delay=0.005)
+    started = time.monotonic()
+    chunks = list(sdk(url, caller).chat.completions.create(
+        model=slug, stream=True, messages=[{"role": "user", "content": "count"}]))
+    elapsed = time.monotonic() - started
+    contents = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert "".join(contents) == " ".join(["tick"] * 60)
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert 1 <= len(contents) <= elapsed / 0.1 + 1, (len(contents), elapsed)
+    assert len(contents) < 60, "sixty tokens did not become sixty chunks"

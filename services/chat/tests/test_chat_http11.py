@@ -15,7 +15,7 @@ import time
 import httpx2
 import pytest
 
-from chat.http11 import HTTP11Transport, _key
+from chat.http11 import HTTP11Transport, _key, body_pieces
 from tests.support.scripted_http import keep_answering, serve  # noqa: F401 - serve is a fixture
 
 
@@ -278,3 +278,108 @@ def test_under_gevent_an_idle_connection_is_checked_without_yielding_and_seen_cl
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"connections": 1, "switched": False,
                                                                  "after_close": True}
+
+
+def test_body_pieces_come_from_the_transport_with_pace_before_each_read_and_the_connection_kept(serve):
+    server = serve(keep_answering(*CHUNKED, pause=0.02))
+    paces = []
+    with client() as http:
+        for _ in range(2):
+            with http.stream("POST", server.url(), json={"stream": True}) as response:
+                pieces = list(body_pieces(response, lambda: paces.append(1) or False))
+            assert b"".join(pieces) == b"hello world"
+            assert len(pieces) >= 2  # as each read brought them: nothing gathered above the transport
+    # the body's five pieces after the head arrive 20 ms apart: a pace before each read of them
+    assert len(paces) >= 8, paces
+    assert server.connections == 1
+
+
+def test_body_pieces_of_a_compressed_body_are_decompressed_and_paced(serve):
+    import gzip
+    packed = gzip.compress(b"data: compressed\n\n")
+    head = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n")
+    middle = len(packed) // 2
+    parts = [b"%X\r\n%s\r\n" % (len(part), part) for part in (packed[:middle], packed[middle:])]
+    server = serve(keep_answering(head, *parts, b"0\r\n\r\n", pause=0.02))
+    paces = []
+    with client() as http:
+        with http.stream("POST", server.url(), json={"stream": True}) as response:
+            body = b"".join(body_pieces(response, lambda: paces.append(1) or False))
+    assert body == b"data: compressed\n\n"
+    assert paces
+
+
+WAITS_FIRST = textwrap.dedent("""
+    from gevent import monkey
+    monkey.patch_all()
+    import json, socket, sys, time
+    import gevent, httpx2
+    from chat.http11 import HTTP11Transport, body_pieces
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    PARTS = [b"6\\r\\ntoken1\\r\\n", b"6\\r\\ntoken2\\r\\n6\\r\\ntoken3\\r\\n", b"0\\r\\n\\r\\n"]
+
+    def answer(conn):
+        while conn.recv(65536):
+            conn.sendall(b"HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n")
+            for part in PARTS:
+                gevent.sleep(0.05)
+                conn.sendall(part)
+
+    def accept():
+        while True:
+            conn, _ = listener.accept()
+            gevent.spawn(answer, conn)
+    gevent.spawn(accept)
+
+    ticks = []
+    def pace():  # as chat.pacing's ticks: sleep a little, say so
+        gevent.sleep(0.01)
+        ticks.append(1)
+        return True
+
+    beats = []
+    def heartbeat():  # another greenlet: runs while the reader waits for bytes
+        while True:
+            beats.append(1)
+            gevent.sleep(0.005)
+    gevent.spawn(heartbeat)
+
+    http = httpx2.Client(transport=HTTP11Transport(max_connections=4, max_keepalive=4))
+    results = []
+    for paced in (False, True):
+        with http.stream("POST", f"http://127.0.0.1:{port}/", content=b"x",
+                         extensions={"timeout": {"connect": 5, "read": None, "write": 5, "pool": 5}}) as response:
+            before = len(beats)
+            body = b"".join(body_pieces(response, pace if paced else None))
+            results.append({"body": body.decode(), "others_ran": len(beats) - before})
+    def read_all():
+        with http.stream("POST", f"http://127.0.0.1:{port}/", content=b"x",
+                         extensions={"timeout": {"connect": 5, "read": None, "write": 5, "pool": 5}}) as response:
+            return list(body_pieces(response))
+    stuck = gevent.spawn(read_all)
+    gevent.sleep(0.02)
+    class Stop(Exception):
+        pass
+    stuck.kill(Stop(), block=True, timeout=2)
+    print(json.dumps({"results": results, "ticks": len(ticks), "stopped": stuck.dead,
+                      "error": type(stuck.exception).__name__}))
+""")
+
+
+def test_under_gevent_a_streamed_body_waits_for_bytes_without_blocking_others_and_can_be_stopped():
+    """Under monkey-patching, as in production: a body read without a read timeout waits on the
+    event loop for its bytes (other greenlets run meanwhile), with and without a pace; a greenlet
+    stopped while waiting gets the exception it was stopped with (as chat's producer gets
+    ClientGone or UpstreamSilent)."""
+    done = subprocess.run([sys.executable, "-c", WAITS_FIRST], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    for run in result["results"]:
+        assert run["body"] == "token1token2token3"
+        assert run["others_ran"] >= 10  # ~150 ms of waiting, a heartbeat every 5 ms
+    assert result["ticks"] >= 2
+    assert result["stopped"] is True
+    assert result["error"] == "Stop"

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from chat.pacing import LoopLag
+from chat.pacing import LoopLag, Ticks
 
 BASE, CEILING = 0.025, 0.25
 
@@ -74,3 +74,51 @@ def test_under_gevent_a_hogged_loop_lengthens_the_interval_and_a_calm_one_restor
     assert result["calm"] < 0.035, result
     assert result["loaded"] > 0.1, result
     assert result["after"] < 0.035, result
+
+
+def test_ticks_wait_only_once_begun_and_every_stream_wakes_on_the_same_multiples_of_the_interval():
+    now = [100.003]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(round(seconds, 6))
+        now[0] += seconds
+
+    first = Ticks(0.025, 0.25, clock=lambda: now[0], sleep=sleep)
+    assert first() is False and slept == []  # before the first delta: reads at once
+    first.begin()
+    assert first() is True
+    assert slept == [0.022] and round(now[0], 6) == 100.025
+    now[0] = 100.031  # another stream, at another moment of the same tick
+    second = Ticks(0.025, 0.25, clock=lambda: now[0], sleep=sleep)
+    second.begin()
+    assert second() is True
+    assert slept[-1] == 0.019 and round(now[0], 6) == 100.05  # the same next tick as every stream's
+    first.begun = False  # the answer is complete: its last bytes are read at once
+    assert first() is False and len(slept) == 2
+    off = Ticks(0.0, 0.0, clock=lambda: now[0], sleep=sleep)
+    off.begin()
+    assert off() is False and len(slept) == 2  # SSE_COALESCE_MS=0: every read at once
+
+
+def test_ticks_keep_their_phase_and_a_longer_interval_is_a_whole_multiple_of_the_base(monkeypatch):
+    from chat import pacing
+
+    now = [200.001]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    phases = {round(pacing.Ticks.for_stream(0.03, 0.3).phase, 6) for _ in range(6)}
+    assert phases == {0.0, 0.01, 0.02}  # new streams take the offsets in turn
+    ticks = Ticks(0.03, 0.3, phase=0.01, clock=lambda: now[0], sleep=sleep)
+    ticks.begin()
+    ticks()
+    assert round(now[0], 6) == 200.02  # the next multiple of 30 ms (200.01), 10 ms on
+    lagging = LoopLag()
+    lagging.seconds = 0.019  # an interval of 30 + 4 * 14 = 86 ms: rounded to 90, three base ticks
+    monkeypatch.setattr(pacing, "LAG", lagging)
+    ticks()
+    assert round(now[0], 6) == 200.08  # (200.08 - 0.01) is a multiple of 90 ms
