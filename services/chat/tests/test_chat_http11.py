@@ -280,9 +280,10 @@ def test_under_gevent_an_idle_connection_is_checked_without_yielding_and_seen_cl
                                                                  "after_close": True}
 
 
-def test_body_pieces_come_from_the_transport_with_pace_before_each_read_and_the_connection_kept(serve):
+def test_body_pieces_come_from_the_transport_paced_with_the_connection_kept(serve, monkeypatch):
     server = serve(keep_answering(*CHUNKED, pause=0.02))
     paces = []
+    monkeypatch.setattr(httpx2.Response, "iter_bytes", lambda *a, **k: pytest.fail("read through httpx"))
     with client() as http:
         for _ in range(2):
             with http.stream("POST", server.url(), json={"stream": True}) as response:
@@ -383,3 +384,49 @@ def test_under_gevent_a_streamed_body_waits_for_bytes_without_blocking_others_an
     assert result["ticks"] >= 2
     assert result["stopped"] is True
     assert result["error"] == "Stop"
+
+
+
+STOPPED_PRODUCERS = textwrap.dedent("""
+    from gevent import monkey
+    monkey.patch_all()
+    import json, sys
+    import gevent, gevent.queue, httpx2, openai
+    from bench.floor import start_upstream
+    from chat import pacing, turns
+    from chat.upstream import http_client
+
+    SLOTS = 300
+    upstream, port = start_upstream(20, 100.0)
+    try:
+        client = openai.OpenAI(api_key="sk-floor", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0,
+                               http_client=http_client(SLOTS, httpx2.Timeout(10.0, pool=1.0)))
+
+        def answer():  # as a turn: the producer reads the model; once its answer is in, it is stopped
+            turn = turns.Turn(conversation_id="c", model="m", messages=[{"role": "user", "content": "hi"}],
+                              user_message={}, who=None, request_id="r")
+            queue = gevent.queue.Queue()
+            producer = gevent.spawn(turns.produce, queue, client, turn, 20, pacing.Ticks.for_stream(0.025, 0.25))
+            while (item := queue.get(timeout=10))[0] == turns.DELTA:
+                pass
+            turns._halt(producer, None)
+            return item[0]
+
+        def user():
+            return [answer() for _ in range(3)]
+
+        ended = [g.get() for g in gevent.joinall([gevent.spawn(user) for _ in range(SLOTS)], raise_error=True)]
+        print(json.dumps(sorted({kind for kinds in ended for kind in kinds})))
+    finally:
+        upstream.terminate()
+""")
+
+
+def test_under_gevent_stopped_producers_give_their_connection_slots_back():
+    """Chat stops each answer's producer greenlet once the answer is in; its connection slot must
+    come back every time, or after enough answers new ones wait for a connection (here: a pool
+    timeout, an error instead of an answer)."""
+    done = subprocess.run([sys.executable, "-c", STOPPED_PRODUCERS], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["end"]
+
