@@ -92,8 +92,9 @@ def _body(upstream: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
     reader = getattr(response, "fp", None)
     sock = getattr(getattr(upstream, "connection", None), "sock", None)
     if not (monkey.is_module_patched("socket") and getattr(response, "chunked", False)
-            and getattr(response, "chunk_left", 0) is None and hasattr(reader, "read1") and sock is not None):
-        yield from upstream.stream(None)
+            and getattr(response, "chunk_left", 0) is None and hasattr(reader, "read1") and sock is not None
+            and not hasattr(sock, "pending")):  # TLS may hold decrypted bytes the socket does not show
+        yield from upstream.stream(None, decode_content=False)  # relayed as sent, Content-Encoding and all
         return
     readable = get_hub().loop.io(sock.fileno(), 1)  # 1: readable
     emptied = False

@@ -8,7 +8,7 @@ cores: 12 s at 25 ms, 3 s at 150 ms). So the interval grows with the event loop'
 SSE_COALESCE_MAX_MS, and shrinks back as the lag goes. The lag is read from the streams' own
 waits: a stream that sleeps until its next tick notes how late it woke. No timer of its own.
 
-Once an answer has begun, its stream reads the model only on this process's ticks, the multiples of
+Once an answer has begun, its stream reads the model on this process's ticks, the multiples of
 the interval on the monotonic clock (Ticks): the streams of a process read, and so send, at the
 same few moments, so each hop wakes a few times per tick for all of them instead of once per token
 of each (on two cores at 200 streams, three runs back to back: 118-121 -> 100-108 µs of CPU per
@@ -16,7 +16,8 @@ relayed token in all, with the relay's own reading in rolechat_common.proxy). A 
 a whole multiple of the base one, so that streams stay in step as it changes. Streams take turns
 among PHASES offsets of the tick: were they all due at one instant, each stream's place in the
 burst, and so the time between its events, would vary by the burst's length (token gap p99 over the
-model's: +12 ms with one phase, +8 ms with three).
+model's: +12 ms with one phase, +8 ms with three). A tick that finds nothing waits for the next
+bytes, which are read as they come (a model slower than the ticks is read token by token).
 """
 from __future__ import annotations
 
@@ -65,6 +66,7 @@ class Ticks:
                  sleep=gevent.sleep):
         self.base, self.ceiling, self.phase = base, ceiling, phase
         self.begun = False
+        self.woke_for: float | None = None  # the tick of the last wait, until its deltas are sent
         self._clock, self._sleep = clock, sleep
 
     def begin(self) -> None:
@@ -78,9 +80,18 @@ class Ticks:
             return False
         # Whole multiples of the base interval: every tick of a longer one is also a tick of the
         # base, so streams stay in step while the interval changes with the lag.
-        tick = self.base * max(1, round(tick / self.base)) if self.base > 0 else tick
+        if self.base > 0:
+            most = max(1, int(self.ceiling / self.base + 1e-9))  # never past SSE_COALESCE_MAX_MS
+            tick = self.base * max(1, min(round(tick / self.base), most))
         now = self._clock()
         wake_at = ((now - self.phase) // tick + 1) * tick + self.phase
         self._sleep(wake_at - now)
-        LAG.note(self._clock() - wake_at)
+        self.woke_for = wake_at
         return True
+
+    def sent(self) -> None:
+        """The deltas read on the last tick have been sent: how late that was, after the tick, is
+        the process's lag (the whole of its work on the stream, not only the wake-up)."""
+        if self.woke_for is not None:
+            LAG.note(self._clock() - self.woke_for)
+            self.woke_for = None
