@@ -310,8 +310,7 @@ def _stream(turn: Turn, client: openai.OpenAI, slug: str, memory: MemoryClient, 
         return chunk([{"index": 0, "delta": content, "logprobs": None, "finish_reason": finish}])
 
     queue: gevent.queue.Queue = gevent.queue.Queue()
-    pace = ticks(config)
-    producer = gevent.spawn(produce, queue, client, turn, turn.max_tokens, pace)
+    producer = gevent.spawn(produce, queue, client, turn, turn.max_tokens, ticks(config))
     producer.link(lambda _: queue.put((EXIT,)))
     watcher = watch_disconnect(environ, producer)
     deadline = turn.started + config.max_stream_seconds
@@ -341,7 +340,6 @@ def _stream(turn: Turn, client: openai.OpenAI, slug: str, memory: MemoryClient, 
                 texts.append(queue.get_nowait()[1])
             turn.parts.append("".join(texts))
             yield delta({"content": turn.parts[-1]})
-            pace.sent()
     except (GeneratorExit, gevent.GreenletExit):  # the client has gone, or the worker is stopping
         _halt(producer, watcher)
         bots.record_usage(turn, slug, memory)

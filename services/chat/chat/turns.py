@@ -225,8 +225,7 @@ def stream_turn(turn: Turn, *, client: openai.OpenAI, memory: MemoryClient, conf
                 environ: dict, spawn=gevent.spawn) -> Iterator[bytes]:
     """The text/event-stream body of one turn."""
     queue: gevent.queue.Queue = gevent.queue.Queue()
-    pace = ticks(config)
-    producer = gevent.spawn(produce, queue, client, turn, turn.max_tokens, pace)
+    producer = gevent.spawn(produce, queue, client, turn, turn.max_tokens, ticks(config))
     producer.link(lambda _: queue.put((EXIT,)))
     watcher = watch_disconnect(environ, producer)
     deadline = turn.started + config.max_stream_seconds
@@ -261,7 +260,6 @@ def stream_turn(turn: Turn, *, client: openai.OpenAI, memory: MemoryClient, conf
                     turn.first_token_at = time.monotonic()
                 turn.parts.append(text)
                 yield sse("delta", {"content": text})
-                pace.sent()
                 continue
             outcome = item
             break
