@@ -7,11 +7,11 @@ from collections.abc import Iterator, Mapping
 
 import urllib3
 from flask import Response
-from gevent import get_hub, monkey
+from gevent import monkey
 from urllib3.connection import HTTPConnection
 
 from . import chunked
-from .streaming import ClientGone, SilenceLimit, SourceSilent, stop, watch_disconnect
+from .streaming import ClientGone, SilenceLimit, SocketReader, SourceSilent, stop, watch_disconnect
 from .web import ApiError
 
 logger = logging.getLogger("rolechat.proxy")
@@ -96,24 +96,20 @@ def _body(upstream: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
             and not hasattr(sock, "pending")):  # TLS may hold decrypted bytes the socket does not show
         yield from upstream.stream(None, decode_content=False)  # relayed as sent, Content-Encoding and all
         return
-    readable = get_hub().loop.io(sock.fileno(), 1)  # 1: readable
-    emptied = False
+    raw = SocketReader(sock)
+    raw.emptied = False  # the first socket read follows the buffered bytes at once
 
     def read() -> bytes:
-        nonlocal emptied, reader
+        nonlocal reader
         if reader is not None:  # first what the headers' read brought along (at most its 8 KB buffer)
             data, reader = reader.read1(64 * 1024), None
             return data
-        if emptied:
-            get_hub().wait(readable)
-        data = sock.recv(READ_SIZE)
-        emptied = len(data) < READ_SIZE
-        return data
+        return raw.recv(READ_SIZE)
 
     try:
         leftover = yield from chunked.decode(b"", read)
     finally:
-        readable.close()
+        raw.close()
     if leftover:  # bytes after the body: the connection cannot be trusted with another request
         raise chunked.MalformedBody("bytes after the end of the body")
     response.close()  # as http.client does at a body's end: the connection may take the next request

@@ -123,3 +123,43 @@ class SilenceLimit:
         self.stopped = True
         self._timer.stop()
         self._timer.close()
+
+
+class SocketReader:
+    """Reads a stream from a socket as it arrives, cheaply per read (chat's reads of the model, the
+    relay's reads of the next hop). Once a read has emptied the socket, the next one waits on the
+    event loop for bytes before reading (`wait_first`, for gevent's sockets without a timeout): a
+    streamed token seldom waits in the socket, and reading first fails (EAGAIN, an exception in
+    gevent) and then waits anyway, at a system call and about 2.5 µs of CPU per read. `pace()`, if
+    given, is called before a read that follows an emptying one and says whether it waited (for
+    chat.pacing's next tick): then bytes have likely come meanwhile and are read at once. Bytes a
+    TLS socket has decrypted and not yet handed out are read without waiting."""
+
+    __slots__ = ("sock", "_pending", "_readable", "emptied")
+
+    def __init__(self, sock):
+        self.sock = sock
+        self._pending = getattr(sock, "pending", None)
+        self._readable = None   # an event-loop watcher for "bytes have arrived", made on first use
+        self.emptied = True     # the last read took everything the socket had
+
+    def pending(self) -> bool:
+        return self._pending is not None and bool(self._pending())
+
+    def recv(self, size: int, *, wait_first: bool = True, pace=None) -> bytes:
+        if pace is not None and self.emptied and pace():  # after a full read: the rest at once
+            self.emptied = False
+        if wait_first and self.emptied and not self.pending():
+            hub = gevent.get_hub()
+            if self._readable is None:
+                self._readable = hub.loop.io(self.sock.fileno(), 1)  # 1: readable
+            hub.wait(self._readable)
+        data = self.sock.recv(size)
+        self.emptied = len(data) < size
+        return data
+
+    def close(self) -> None:
+        """Stop watching the socket (before it is closed: its descriptor may be reused)."""
+        if self._readable is not None:
+            self._readable.close()
+            self._readable = None

@@ -29,9 +29,10 @@ from collections.abc import Iterator
 
 import gevent.lock
 import httpx2
-from gevent import get_hub, monkey
+from gevent import monkey
 
 from rolechat_common import chunked
+from rolechat_common.streaming import SocketReader
 
 _poll_without_yielding = monkey.get_original("select", "poll")
 
@@ -53,48 +54,25 @@ class _Stale(Exception):
 
 
 class _Connection:
-    __slots__ = ("sock", "key", "idle_since", "_pending", "_readable", "_emptied")
+    __slots__ = ("sock", "key", "idle_since", "reader")
 
     def __init__(self, sock: socket.socket, key: tuple):
         self.sock, self.key, self.idle_since = sock, key, 0.0
-        self._pending = getattr(sock, "pending", None)  # TLS: bytes decrypted and not yet read
-        self._readable = None   # an event-loop watcher for "bytes have arrived", made on first use
-        self._emptied = True    # the last read took everything the socket had
-
-    def recv_when_ready(self, size: int, pace=None) -> bytes:
-        """The next bytes of a body read as it arrives (no read timeout). Once a read has emptied
-        the socket, wait for bytes to arrive before reading: a streamed token seldom waits in the
-        socket, and reading first fails (EAGAIN, an exception in gevent) and then waits anyway, at
-        a system call and about 2.5 µs of CPU per token. `pace()`, if given, is called first (unless
-        the last read filled the buffer) and says whether it waited (for chat.pacing's next tick):
-        then bytes have likely come meanwhile and are read at once."""
-        sock = self.sock
-        if pace is not None and self._emptied and pace():  # a full read: the rest at once, not a tick later
-            self._emptied = False
-        if self._emptied and not (self._pending is not None and self._pending()):
-            hub = get_hub()
-            if self._readable is None:
-                self._readable = hub.loop.io(sock.fileno(), 1)  # 1: readable
-            hub.wait(self._readable)
-        data = sock.recv(size)
-        self._emptied = len(data) < size
-        return data
+        self.reader = SocketReader(sock)
 
     def reusable(self, now: float, expiry: float) -> bool:
         """Not expired, not closed by the provider, nothing unread: poll(0) sees no event."""
         if now - self.idle_since > expiry:
             return False
         fd = self.sock.fileno()
-        if fd < 0 or (self._pending is not None and self._pending()):  # bytes decrypted, unread
+        if fd < 0 or self.reader.pending():  # bytes decrypted, unread
             return False
         poll = _poll_without_yielding()
         poll.register(fd, select.POLLIN)
         return not poll.poll(0)
 
     def close(self) -> None:
-        if self._readable is not None:
-            self._readable.close()
-            self._readable = None
+        self.reader.close()
         try:
             self.sock.close()
         except OSError:
@@ -108,8 +86,8 @@ class HTTP11Transport(httpx2.BaseTransport):
         # slots for good when chat stopped a reader greenlet at the end of an answer (the kill
         # landed inside its release: 574 times in 600 answers); after enough answers every new
         # one waited for the pool timeout.
-        semaphore = gevent.lock.BoundedSemaphore if monkey.is_module_patched("threading") else threading.BoundedSemaphore
-        self._slots = semaphore(max_connections)
+        patched = monkey.is_module_patched("threading")
+        self._slots = (gevent.lock.BoundedSemaphore if patched else threading.BoundedSemaphore)(max_connections)
         self._max_keepalive, self._expiry = max_keepalive, keepalive_expiry
         self._ssl_context = ssl_context
         self._idle: dict[tuple, deque[_Connection]] = {}
@@ -227,7 +205,7 @@ class HTTP11Transport(httpx2.BaseTransport):
 
 def body_pieces(response: httpx2.Response, pace=None) -> Iterator[bytes]:
     """A streamed response's body as it arrives, with `pace()` called before each read after the
-    first (see _Connection.recv_when_ready). From this transport, with no content encoding to
+    first (see rolechat_common.streaming.SocketReader). From this transport, with no content encoding to
     undo, the pieces come straight from its body stream: httpx's layers of generators above it
     (raw, decoded, chunked to size, bound to the response) do nothing for such a body and cost
     about 3 µs of CPU per streamed token. Closing the response still closes the body."""
@@ -360,19 +338,11 @@ class _Body(httpx2.SyncByteStream):
         sock = self._connection.sock
         if sock.gettimeout() != timeout:
             sock.settimeout(timeout)
-        connection, pace = self._connection, self.pace
-        if timeout is None and monkey.is_module_patched("socket"):  # waiting first pays off on gevent's sockets
+        reader, pace = self._connection.reader, self.pace
+        wait_first = timeout is None and monkey.is_module_patched("socket")  # pays off on gevent's sockets
+        if wait_first or pace is not None:
             def recv(size: int) -> bytes:
-                return connection.recv_when_ready(size, pace)
-        elif pace is not None:
-            full = [False]
-
-            def recv(size: int) -> bytes:
-                if not full[0]:
-                    pace()
-                data = sock.recv(size)
-                full[0] = len(data) == size
-                return data
+                return reader.recv(size, wait_first=wait_first, pace=pace)
         else:
             recv = sock.recv
         try:

@@ -71,6 +71,10 @@ class Ticks:
     def begin(self) -> None:
         self.begun = True
 
+    def end(self) -> None:
+        """The answer is in: the body's last bytes are read at once."""
+        self.begun = False
+
     def __call__(self) -> bool:
         if not self.begun:
             return False

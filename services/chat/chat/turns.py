@@ -160,7 +160,7 @@ def produce(queue: gevent.queue.Queue, client: openai.OpenAI, turn: Turn, max_to
             turn.finish_reason = finish_reason
             queue.put((END,))
             if ticks is not None:
-                ticks.begun = False  # the body's last bytes: no need to wait for them
+                ticks.end()
             _read_to_the_end(body)
     except ClientGone:
         queue.put((GONE,))

@@ -94,7 +94,7 @@ def test_ticks_wait_only_once_begun_and_every_stream_wakes_on_the_same_multiples
     second.begin()
     assert second() is True
     assert slept[-1] == 0.019 and round(now[0], 6) == 100.05  # the same next tick as every stream's
-    first.begun = False  # the answer is complete: its last bytes are read at once
+    first.end()  # the answer is complete: its last bytes are read at once
     assert first() is False and len(slept) == 2
     off = Ticks(0.0, 0.0, clock=lambda: now[0], sleep=sleep)
     off.begin()
