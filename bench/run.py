@@ -217,7 +217,7 @@ async def measure(stack: BenchStack, target: Target, concurrency: int, *, tokens
     probe_proc = start_probe(stack, *probe, interval=0.2) if probe else None
     profiles = []
     if profile is not None:
-        profiles = _start_profiles(stack, profile[0], profile[1], seconds=min(tokens / rate, 60))
+        profiles = _start_profiles(stack, profile[0], profile[1], seconds=min(max(ramp + window, tokens / rate, 1), 60))
 
     async def sampler():
         for _ in range(int(timeout / 0.25) + 1):
@@ -256,6 +256,7 @@ async def measure(stack: BenchStack, target: Target, concurrency: int, *, tokens
     ok = [rec for rec in all_records if rec.outcome == "ok"]
     short = sum(1 for rec in ok if rec.tokens < tokens)
     relayed = sum(rec.tokens for rec in all_records)
+    measured = sum(rec.tokens for rec in records)  # the tokens of the streams the latency figures are from
     ttft = [(rec.t_first - rec.t_start) * 1000 for rec in records if rec.t_first is not None]
     gaps: list[float] = []
     event_gaps: list[float] = []
@@ -309,7 +310,7 @@ async def measure(stack: BenchStack, target: Target, concurrency: int, *, tokens
                     "max": r(max(ttft) if ttft else None)},
         "token_gap_ms": {"p50": r(pct(gaps, 50)), "p99": r(pct(gaps, 99)), "max": r(max(gaps) if gaps else None)},
         "event_gap_ms": {"p50": r(pct(event_gaps, 50)), "p99": r(pct(event_gaps, 99))},
-        "events_per_token": r(sum(len(rec.times) for rec in records) / relayed, 3) if relayed else None,
+        "events_per_token": r(sum(len(rec.times) for rec in records) / measured, 3) if measured else None,
         "stretch": {"p50": r(pct(stretch, 50), 3), "p99": r(pct(stretch, 99), 3)},
         "cpu": cpu,
         "stack_us_per_token": r(stack_seconds / relayed * 1e6, 1) if relayed and target.name != "direct" else None,
