@@ -114,27 +114,43 @@ class Decision:
     remaining: int | None = None
 
 
-# KEYS[1] counter; ARGV[1] window seconds. Returns {count, milliseconds left in the window}.
-_HIT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) * 1000 end
-return {count, ttl}
+# Counting a request: `hit(counter, window seconds)` -> {count, milliseconds left in the window}.
+_HIT_FUNCTION = """
+local function hit(key, window)
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('EXPIRE', key, window) end
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then redis.call('EXPIRE', key, window); ttl = tonumber(window) * 1000 end
+  return count, ttl
+end
 """
 
-# KEYS[1] lease set; ARGV: now ms, lease ms, limit, member. Returns {1, 0} or {0, ms until the
-# earliest lease ends}.
-_ACQUIRE = """
-local now = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
-  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return {0, tonumber(first[2]) - now}
+# Holding a stream slot: `acquire(lease set, now ms, lease ms, limit, member)` -> 1, 0 or 0, ms
+# until the earliest lease ends.
+_ACQUIRE_FUNCTION = """
+local function acquire(key, now, lease_ms, limit, member)
+  now = tonumber(now)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if redis.call('ZCARD', key) >= tonumber(limit) then
+    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    return 0, tonumber(first[2]) - now
+  end
+  redis.call('ZADD', key, now + tonumber(lease_ms), member)
+  redis.call('PEXPIRE', key, lease_ms)
+  return 1, 0
 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return {1, 0}
+"""
+
+_HIT = _HIT_FUNCTION + "return {hit(KEYS[1], ARGV[1])}"
+_ACQUIRE = _ACQUIRE_FUNCTION + "return {acquire(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])}"
+# A stream's request: counted, and if within the rate, a slot held, in one round trip. KEYS: the
+# counter, the lease set; ARGV: window, rate limit, then acquire's. Returns {count, ttl, held, wait}
+# (held -1: not tried, the rate refused the request).
+_HIT_AND_ACQUIRE = _HIT_FUNCTION + _ACQUIRE_FUNCTION + """
+local count, ttl = hit(KEYS[1], ARGV[1])
+if count > tonumber(ARGV[2]) then return {count, ttl, -1, 0} end
+local held, wait = acquire(KEYS[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+return {count, ttl, held, wait}
 """
 
 
@@ -184,7 +200,8 @@ class Limiter:
     def _script(self, name: str):
         if self._scripts is None:
             self._scripts = {"hit": self.client.register_script(_HIT),
-                             "acquire": self.client.register_script(_ACQUIRE)}
+                             "acquire": self.client.register_script(_ACQUIRE),
+                             "hit_and_acquire": self.client.register_script(_HIT_AND_ACQUIRE)}
         return self._scripts[name]
 
     def _run(self, name: str, keys: list[str], args: list):
@@ -195,28 +212,56 @@ class Limiter:
         """Count one request against `limit` per `window` seconds."""
         if limit is UNLIMITED:
             return Decision(True)
-        slot = int(time.time()) // window
-        count, ttl_ms = self._run("hit", [f"{self.prefix}:{{{subject}}}:rate:{window}:{slot}"], [window])
-        if int(count) > limit:
-            return Decision(False, retry_after=max(1, -(-int(ttl_ms) // 1000)), remaining=0)
-        return Decision(True, remaining=limit - int(count))
+        count, ttl_ms = self._run("hit", [self._counter(subject, window)], [window])
+        return _rate(limit, count, ttl_ms)
 
     def acquire_stream(self, subject: str, limit: int | None, lease_seconds: int) -> tuple[Decision, str]:
         """Hold one of `limit` stream slots for at most `lease_seconds`; returns the lease id."""
         if limit is UNLIMITED:
             return Decision(True), ""
         lease = secrets.token_hex(8)
-        now_ms = int(time.time() * 1000)
-        ok, wait_ms = self._run("acquire", [self._streams(subject)], [now_ms, lease_seconds * 1000, limit, lease])
-        if not int(ok):
-            # The earliest lease ends at the latest then; most streams end much sooner.
-            return Decision(False, retry_after=max(1, min(5, -(-int(wait_ms) // 1000))), remaining=0), ""
-        return Decision(True), lease
+        held, wait_ms = self._run("acquire", [self._streams(subject)], [int(time.time() * 1000), lease_seconds * 1000,
+                                                                        limit, lease])
+        return _slot(held, wait_ms, lease)
+
+    def hit_and_acquire_stream(self, subject: str, rate_limit: int | None, stream_limit: int | None,
+                               lease_seconds: int, window: int = WINDOW_SECONDS) -> tuple[Decision, Decision, str]:
+        """`hit`, then `acquire_stream` if the rate allowed the request, in one round trip to Redis
+        (a streamed answer's request waits for neither twice): (the rate's decision, the stream
+        slot's, the lease). A request the rate refuses holds no slot."""
+        if rate_limit is UNLIMITED:
+            return (Decision(True), *self.acquire_stream(subject, stream_limit, lease_seconds))
+        if stream_limit is UNLIMITED:
+            return self.hit(subject, rate_limit, window), Decision(True), ""
+        lease = secrets.token_hex(8)
+        count, ttl_ms, held, wait_ms = self._run(
+            "hit_and_acquire", [self._counter(subject, window), self._streams(subject)],
+            [window, rate_limit, int(time.time() * 1000), lease_seconds * 1000, stream_limit, lease])
+        rate = _rate(rate_limit, count, ttl_ms)
+        if not rate.allowed:
+            return rate, Decision(True), ""
+        return (rate, *_slot(held, wait_ms, lease))
 
     def release_stream(self, subject: str, lease: str) -> None:
         if lease:
             with _redis_failures():
                 self.client.zrem(self._streams(subject), lease)
 
+    def _counter(self, subject: str, window: int) -> str:
+        return f"{self.prefix}:{{{subject}}}:rate:{window}:{int(time.time()) // window}"
+
     def _streams(self, subject: str) -> str:
         return f"{self.prefix}:{{{subject}}}:streams"
+
+
+def _rate(limit: int, count, ttl_ms) -> Decision:
+    if int(count) > limit:
+        return Decision(False, retry_after=max(1, -(-int(ttl_ms) // 1000)), remaining=0)
+    return Decision(True, remaining=limit - int(count))
+
+
+def _slot(held, wait_ms, lease: str) -> tuple[Decision, str]:
+    if not int(held):
+        # The earliest lease ends at the latest then; most streams end much sooner.
+        return Decision(False, retry_after=max(1, min(5, -(-int(wait_ms) // 1000))), remaining=0), ""
+    return Decision(True), lease

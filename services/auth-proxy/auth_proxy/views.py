@@ -52,16 +52,17 @@ def _limiter() -> Limiter:
     return current_app.extensions["auth_proxy.limiter"]
 
 
-def _within(decision, message: str, code: str = "rate_limited") -> None:
+def _within(decision, message: str, code: str = "rate_limited", **fields) -> None:
     """Raise the 429 for a refused decision. `decision` is a callable, so a Redis outage can be
-    caught here: limits then stay off (logged) rather than taking the whole API down with them."""
+    caught here: limits then stay off (logged) rather than taking the whole API down with them.
+    `message` is formatted with the decision's retry_after and `fields`."""
     try:
         outcome: Decision = decision()
     except LimitsUnavailable as exc:
         log(logger, logging.WARNING, "limits unavailable; request allowed", error=str(exc))
         return
     if not outcome.allowed:
-        raise ApiError(429, code, message.format(retry_after=outcome.retry_after),
+        raise ApiError(429, code, message.format(retry_after=outcome.retry_after, **fields),
                        {"Retry-After": str(outcome.retry_after)})
 
 
@@ -69,32 +70,42 @@ def _client_subject() -> str:
     return f"ip:{request.remote_addr or 'unknown'}"
 
 
-def _authenticate_within_limits(config: Config) -> ident.Identity:
-    """The caller, counted against their own rate limit; failed sign-ins count against the IP."""
+def _authenticate_counting_failures(config: Config) -> ident.Identity:
+    """The caller; failed sign-ins count against the IP."""
     try:
-        who = authenticate()
+        return authenticate()
     except ApiError:
         limit = config.limits.anonymous_rate_limit_per_minute
         _within(lambda: _limiter().hit(_client_subject(), limit),
                 "Too many failed sign-ins from your address; try again in {retry_after} seconds.")
         raise
-    limit = config.limits.for_groups(who.groups).rate_limit_per_minute
-    _within(lambda: _limiter().hit(who.user_id, limit),
-            f"Too many requests: the limit is {limit} per minute. Try again in {{retry_after}} seconds.")
-    return who
 
 
-def _stream_slot(config: Config) -> str:
-    """Hold one of the user's concurrent stream slots; returns the lease to give back ('' if none)."""
-    limit = config.limits.for_groups(g.identity.groups).concurrent_streams
-    held = {"lease": ""}
+USER_RATE_MESSAGE = "Too many requests: the limit is {limit} per minute. Try again in {retry_after} seconds."
+VISITOR_RATE_MESSAGE = "You are sending messages too quickly; try again in {retry_after} seconds."
+KEY_RATE_MESSAGE = "Rate limit reached: {limit} requests per minute for this key. Try again in {retry_after} seconds."
+STREAMS_MESSAGE = ("You already have {limit} answers streaming; wait for one to finish "
+                   "(try again in {retry_after} seconds).")
 
-    def acquire() -> Decision:
-        decision, held["lease"] = _limiter().acquire_stream(g.identity.user_id, limit, config.stream_lease_seconds)
-        return decision
-    _within(acquire, f"You already have {limit} answers streaming; wait for one to finish "
-                     "(try again in {retry_after} seconds).", code="too_many_streams")
-    return held["lease"]
+
+def _count_request(config: Config, rate_message: str, *, stream: bool) -> str:
+    """Count the request against the caller's rate limit and, for a streamed answer, hold one of
+    their concurrent stream slots, both in one round trip to Redis. Returns the lease to give back
+    ('' if none)."""
+    allowance = config.limits.for_groups(g.identity.groups)
+    rate_limit, stream_limit = allowance.rate_limit_per_minute, allowance.concurrent_streams
+    if not stream:
+        _within(lambda: _limiter().hit(g.identity.user_id, rate_limit), rate_message, limit=rate_limit)
+        return ""
+    try:
+        rate, slot, lease = _limiter().hit_and_acquire_stream(g.identity.user_id, rate_limit, stream_limit,
+                                                              config.stream_lease_seconds)
+    except LimitsUnavailable as exc:
+        log(logger, logging.WARNING, "limits unavailable; request allowed", error=str(exc))
+        return ""
+    _within(lambda: rate, rate_message, limit=rate_limit)
+    _within(lambda: slot, STREAMS_MESSAGE, code="too_many_streams", limit=stream_limit)
+    return lease
 
 
 def _release(limiter: Limiter, user_id: str, lease: str) -> None:
@@ -187,17 +198,36 @@ def _handle():
     if request.content_length is not None and request.content_length > config.max_body_bytes:
         raise ApiError(413, "too_large", f"The request body is larger than {config.max_body_bytes} bytes.")
     new_visitor_cookie = None
+    rate_message = None
     if route.auth == routing.USER:
-        g.identity = _authenticate_within_limits(config)
+        g.identity, rate_message = _authenticate_counting_failures(config), USER_RATE_MESSAGE
     elif route.auth == routing.VISITOR:
-        g.identity, new_visitor_cookie = _visitor_within_limits(config)
+        (g.identity, new_visitor_cookie), rate_message = _visitor_within_limits(config), VISITOR_RATE_MESSAGE
     elif route.auth == routing.API_KEY:
-        g.identity = _api_key_within_limits(config)
+        g.identity, rate_message = _api_key_caller(config), KEY_RATE_MESSAGE
     else:
         _within_address_limit(config, "Too many requests from your address; try again in {retry_after} seconds.")
-    if route.target == routing.SELF:
-        return SELF_HANDLERS[(route.method, route.path)]()
+    lease = _count_request(config, rate_message, stream=route.stream) if rate_message else ""
+    limiter = _limiter()
+    try:
+        if route.target == routing.SELF:
+            response = SELF_HANDLERS[(route.method, route.path)]()
+        else:
+            response = _forward(config, route, params)
+    except BaseException:
+        if lease:
+            _release(limiter, g.identity.user_id, lease)
+        raise
+    if lease:
+        user_id = g.identity.user_id
+        _give_back_when_done(response, lambda: _release(limiter, user_id, lease))
+    if new_visitor_cookie:
+        callers.set_visitor_cookie(response, new_visitor_cookie)
+    return response
 
+
+def _forward(config: Config, route: routing.Route, params: dict) -> Response:
+    """The request, as the caller it now names, to the service the route belongs to."""
     body = read_body(config.max_body_bytes) or None
     headers = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
     headers[ident.REQUEST_ID_HEADER] = g.request_id
@@ -207,20 +237,8 @@ def _handle():
     url = route.url(base, params)
     if request.query_string:
         url += "?" + request.query_string.decode("latin-1")
-    lease = _stream_slot(config) if route.stream else ""
-    limiter, user_id = _limiter(), g.identity.user_id
-    try:
-        response = proxy.forward(current_app.extensions["auth_proxy.http"], route.method, url, headers,
-                                 body, request.environ, read_timeout=config.proxy_read_timeout_seconds)
-    except BaseException:
-        if lease:
-            _release(limiter, user_id, lease)
-        raise
-    if lease:
-        _give_back_when_done(response, lambda: _release(limiter, user_id, lease))
-    if new_visitor_cookie:
-        callers.set_visitor_cookie(response, new_visitor_cookie)
-    return response
+    return proxy.forward(current_app.extensions["auth_proxy.http"], route.method, url, headers,
+                         body, request.environ, read_timeout=config.proxy_read_timeout_seconds)
 
 
 def _within_address_limit(config: Config, message: str) -> None:
@@ -229,20 +247,17 @@ def _within_address_limit(config: Config, message: str) -> None:
 
 
 def _visitor_within_limits(config: Config):
-    """A bot page's visitor: limited per visitor and per address (a new cookie per request must
-    not escape the limit)."""
+    """A bot page's visitor, counted per address here and per visitor by _count_request (a new
+    cookie per request must not escape the limit)."""
     who, new_cookie = callers.visitor(config)
-    message = "You are sending messages too quickly; try again in {retry_after} seconds."
-    _within_address_limit(config, message)
-    limit = config.limits.for_groups(who.groups).rate_limit_per_minute
-    _within(lambda: _limiter().hit(who.user_id, limit), message)
+    _within_address_limit(config, VISITOR_RATE_MESSAGE)
     return who, new_cookie
 
 
-def _api_key_within_limits(config: Config) -> ident.Identity:
+def _api_key_caller(config: Config) -> ident.Identity:
     try:
-        who = callers.api_key_caller(config, current_app.extensions["auth_proxy.http"], callers.bearer_key(),
-                                     g.request_id)
+        return callers.api_key_caller(config, current_app.extensions["auth_proxy.http"], callers.bearer_key(),
+                                      g.request_id)
     except callers.MemoryUnavailable:
         raise ApiError(503, "unavailable", "The service is temporarily unavailable; try again shortly.",
                        {"Retry-After": "2"}) from None
@@ -251,10 +266,6 @@ def _api_key_within_limits(config: Config) -> ident.Identity:
         _within_address_limit(config, "Too many failed requests from your address; try again in {retry_after} "
                                       "seconds.")
         raise ApiError(401, "invalid_api_key", "Incorrect API key provided.") from None
-    limit = config.limits.for_groups(who.groups).rate_limit_per_minute
-    _within(lambda: _limiter().hit(who.user_id, limit),
-            f"Rate limit reached: {limit} requests per minute for this key. Try again in {{retry_after}} seconds.")
-    return who
 
 
 OPENAI_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "invalid_request_error",

@@ -101,6 +101,42 @@ def test_leases_of_a_dead_process_expire(redis_url):
     assert again.allowed
 
 
+def test_a_stream_is_counted_and_given_its_slot_in_one_round_trip(make_app, tokens, chat, redis_url):
+    client = make_app(limits=replace(TIGHT, default=replace(TIGHT.default, rate_limit_per_minute=100))).test_client()
+    alice = as_user(tokens, "ffffffff-0000-4000-8000-000000000006")
+    store = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.post(f"/api/conversations/{CID}/messages", json={"content": "hi"}, headers=alice).close()
+    store.config_resetstat()  # the script is loaded by now (its first use loads it: two calls more)
+    answer = client.post(f"/api/conversations/{CID}/messages?slow=1", json={"content": "hi"}, headers=alice,
+                         buffered=False)
+    assert answer.status_code == 200
+    calls = {name: stats["calls"] for name, stats in store.info("commandstats").items()}
+    assert calls.get("cmdstat_evalsha", 0) + calls.get("cmdstat_eval", 0) == 1, calls
+    leases = store.zrange("rc:{ffffffff-0000-4000-8000-000000000006}:streams", 0, -1)
+    assert len(leases) == 1, "the stream holds its slot"
+    answer.close()
+    assert store.zcard("rc:{ffffffff-0000-4000-8000-000000000006}:streams") == 0, "and gives it back"
+
+
+def test_a_stream_refused_by_the_rate_holds_no_slot_and_one_refused_a_slot_still_counts(redis_url):
+    from rolechat_common.limits import Limiter
+
+    limiter = Limiter(redis.Redis.from_url(redis_url, decode_responses=True))
+    rate, slot, lease = limiter.hit_and_acquire_stream("user-y", 1, 1, lease_seconds=30)
+    assert rate.allowed and rate.remaining == 0 and slot.allowed and lease
+    refused_rate, untried, no_lease = limiter.hit_and_acquire_stream("user-y", 1, 5, lease_seconds=30)
+    assert not refused_rate.allowed and untried.allowed and no_lease == ""
+    assert limiter.client.zcard("rc:{user-y}:streams") == 1, "the refused request took no slot"
+
+    limiter.hit_and_acquire_stream("user-z", 10, 1, lease_seconds=30)
+    rate, refused_slot, no_lease = limiter.hit_and_acquire_stream("user-z", 10, 1, lease_seconds=30)
+    assert rate.allowed and rate.remaining == 8, "both requests were counted"
+    assert not refused_slot.allowed and 1 <= refused_slot.retry_after <= 5 and no_lease == ""
+    # Unlimited on either side: the other limit alone.
+    assert limiter.hit_and_acquire_stream("user-z", None, 1, lease_seconds=30)[1].allowed is False
+    assert limiter.hit_and_acquire_stream("user-z", 10, None, lease_seconds=30)[0].remaining == 7
+
+
 def test_with_redis_unreachable_limits_step_aside_and_the_api_still_answers(make_app, tokens, signed_in):
     with socket_closed_port() as port:
         client = make_app(limits=TIGHT, redis_url=f"redis://127.0.0.1:{port}/0").test_client()

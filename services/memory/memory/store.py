@@ -130,7 +130,8 @@ return {1, index, #ids, dropped}
 _APPEND_ANSWER = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if ARGV[1] ~= '' and not redis.call('LPOS', KEYS[2], ARGV[1]) then return -2 end
-if #KEYS > 5 then count_usage({unpack(KEYS, 6)}, {unpack(ARGV, 8)}) end
+if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[8]) then return -3 end
+if #KEYS > 5 then count_usage({unpack(KEYS, 6)}, {unpack(ARGV, 9)}) end
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('HSET', KEYS[1], 'updated_at', ARGV[6])
@@ -269,6 +270,9 @@ class Store:
     def append_message(self, user: str, cid: str, message: dict, usage: TurnUsage | None = None) -> dict:
         """Store a message; with `usage` (an answer's), count it in the same atomic step."""
         keys = self._keys(user, cid)
+        if message.get("answers") or usage is not None:  # one round trip: the script checks all itself
+            ms, iso = _now()
+            return self._store_answer(user, cid, message.get("answers") or "", _record(message, iso), ms, iso, usage)
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hmget(keys["conv"], ["id", "title"])
             pipe.llen(keys["order"])
@@ -276,11 +280,9 @@ class Store:
         if not exists:
             raise NotFound
         if count >= self.max_messages:
-            raise LimitReached(f"A conversation holds at most {self.max_messages} messages; start a new one.")
+            raise self._full()
         ms, iso = _now()
         record = _record(message, iso)
-        if message.get("answers") or usage is not None:
-            return self._store_answer(user, cid, message.get("answers") or "", record, ms, iso, usage)
         conv_changes = {"updated_at": iso}
         if not title and record["role"] == "user":
             conv_changes["title"] = " ".join(record["content"].split())[:AUTO_TITLE_CHARS]
@@ -294,6 +296,9 @@ class Store:
             pipe.execute()
         return record
 
+    def _full(self) -> LimitReached:
+        return LimitReached(f"A conversation holds at most {self.max_messages} messages; start a new one.")
+
     def _store_answer(self, user: str, cid: str, question_id: str, record: dict, ms: int, iso: str,
                       usage: TurnUsage | None) -> dict:
         keys = self._keys(user, cid)
@@ -302,9 +307,11 @@ class Store:
         status = self._append_answer(
             keys=[keys["conv"], keys["order"], keys["msgs"], keys["convs"], keys["context"], *usage_keys],
             args=[question_id, record["id"], json.dumps(record, ensure_ascii=False), cid, ms, iso, context,
-                  *usage_args])
+                  self.max_messages, *usage_args])
         if status == -1:
             raise NotFound
+        if status == -3:
+            raise self._full()
         if status != 1:
             raise QuestionGone
         return record

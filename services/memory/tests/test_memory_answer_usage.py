@@ -166,6 +166,19 @@ def test_an_answer_past_the_message_limit_counts_nothing(client, alice, config):
     assert usage_of(client, alice)["total"] == NOTHING
 
 
+def test_an_answer_with_its_usage_is_stored_in_one_round_trip(client, alice, redis_url):
+    cid = create(client, alice)
+    assert answer(client, alice, cid, post(client, alice, cid, "user", "q0"), usage=USAGE).status_code == 201
+    question = post(client, alice, cid, "user", "q")
+    store = redis.Redis.from_url(redis_url)
+    store.config_resetstat()  # the script is loaded by now (its first use loads it: two calls more)
+    assert answer(client, alice, cid, question, usage=USAGE).status_code == 201
+    calls = {name: stats["calls"] for name, stats in store.info("commandstats").items()}
+    # The script's own commands count too; a round trip before it would show as MULTI (the check).
+    assert calls.get("cmdstat_evalsha", 0) + calls.get("cmdstat_eval", 0) == 1 and "cmdstat_multi" not in calls, calls
+    assert contents(client, alice, cid) == ["q0", "an answer", "q", "an answer"]
+
+
 def test_the_usage_counted_with_an_answer_counts_against_the_daily_quota(config, alice):
     client = create_app(replace(config, limits=LimitPolicy(default=Allowance(daily_tokens=150)))).test_client()
     cid = create(client, alice)
