@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SERVICES := services/memory services/chat services/auth-proxy services/local-edge services/local-model
-PY_SOURCES := constraints.txt requirements-dev.txt terraform/scripts/checkov-requirements.txt \
+PY_SOURCES := constraints.txt requirements-dev.txt terraform/scripts/checkov-requirements.txt scripts/llama-wheel.sh \
 	libs/rolechat_common/pyproject.toml $(addsuffix /pyproject.toml,$(SERVICES))
 FRONTEND_SOURCES := $(shell find frontend/src frontend/index.html frontend/package.json frontend/package-lock.json frontend/vite.config.* -type f 2>/dev/null)
 
@@ -43,6 +43,7 @@ $(VENV)/.installed: $(PY_SOURCES)
 	./scripts/system-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	./scripts/llama-wheel.sh $(BIN)/pip
 	$(BIN)/pip install -q -c constraints.txt -r requirements-dev.txt -e libs/rolechat_common $(addprefix -e ,$(SERVICES))
 	./terraform/scripts/install-checkov.sh
 	touch $@
