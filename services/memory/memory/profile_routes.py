@@ -9,7 +9,7 @@ from rolechat_common.ids import PIN_ID, ROLE_ID
 from rolechat_common.limits import seconds_until_utc_midnight
 from rolechat_common.web import ApiError, error_response, json_body, string_field
 
-from .profile_store import ProfileStore, TurnUsage
+from .profile_store import ProfileStore, TurnUsage, tokens_today_key
 from .store import NotFound
 
 bp = Blueprint("memory_profile", __name__, url_prefix="/api")
@@ -218,7 +218,18 @@ def enforce_daily_quota() -> None:
     it is allowed to finish: a quota never cuts an answer in half)."""
     limits = limits_now()
     if limits["tokens_remaining_today"] == 0:
-        wait = limits["resets_in_seconds"]
-        raise ApiError(429, "quota_exceeded",
-                       f"You have used today's {limits['daily_tokens']} tokens; the quota renews at midnight UTC "
-                       f"(in {wait // 3600} h {wait % 3600 // 60} min).", {"Retry-After": str(wait)})
+        raise quota_exceeded(limits["daily_tokens"])
+
+
+def daily_quota() -> tuple[str, int] | None:
+    """(today's token counter, the caller's daily quota), or None without one: for a question
+    stored in one step with its quota check (Store.append_message)."""
+    daily = current_app.config["MEMORY"].limits.for_groups(g.identity.groups).daily_tokens
+    return None if daily is None else (tokens_today_key(_user()), daily)
+
+
+def quota_exceeded(daily: int) -> ApiError:
+    wait = seconds_until_utc_midnight()
+    return ApiError(429, "quota_exceeded",
+                    f"You have used today's {daily} tokens; the quota renews at midnight UTC "
+                    f"(in {wait // 3600} h {wait % 3600 // 60} min).", {"Retry-After": str(wait)})

@@ -54,7 +54,7 @@ class TurnUsage:
     def script_input(self, user: str) -> tuple[list[str], list]:
         """KEYS and ARGV of count_usage (COUNT_USAGE), counted on today's UTC day."""
         day, base = utc_day(), _base(user)
-        keys = [f"{base}:usage:{day}", f"{base}:usagedays", f"{base}:tokens:{day}"]
+        keys = [f"{base}:usage:{day}", f"{base}:usagedays", tokens_today_key(user, day)]
         args = [self.model, self.prompt_tokens, self.completion_tokens, self.prompt_tokens + self.completion_tokens,
                 "" if self.cost_usd is None else self.cost_usd, day, int(day.replace("-", "")),
                 DAY_TOKENS_KEPT_SECONDS]
@@ -63,6 +63,11 @@ class TurnUsage:
 
 def _base(user: str) -> str:
     return f"rc:{{{user}}}"
+
+
+def tokens_today_key(user: str, day: str | None = None) -> str:
+    """The counter of the user's tokens of a UTC day (today by default): what the daily quota counts."""
+    return f"{_base(user)}:tokens:{day or utc_day()}"
 
 
 class ProfileStore:
@@ -185,8 +190,7 @@ class ProfileStore:
 
     def tokens_today(self, user: str) -> int:
         """Prompt + answer tokens of the current UTC day: what the daily quota counts."""
-        day = utc_day()
-        return int(self.redis.get(f"{_base(user)}:tokens:{day}") or 0)
+        return int(self.redis.get(tokens_today_key(user)) or 0)
 
     def usage(self, user: str, days: int) -> dict:
         since = int(time.strftime("%Y%m%d", time.gmtime(time.time() - (days - 1) * 86400)))

@@ -9,9 +9,9 @@ from flask import Blueprint, Response, current_app, g, request, stream_with_cont
 from rolechat_common.ids import CONVERSATION_ID, MESSAGE_ID, PIN_ID
 from rolechat_common.web import ApiError, error_response, json_body, string_field
 
-from .profile_routes import USAGE_FIELDS, enforce_daily_quota, turn_usage
+from .profile_routes import USAGE_FIELDS, daily_quota, enforce_daily_quota, quota_exceeded, turn_usage
 from .profile_store import TurnUsage
-from .store import AUTHORS, STATUSES, InvalidPin, MessageNotFound, NotFound, QuestionGone, Store
+from .store import AUTHORS, STATUSES, InvalidPin, MessageNotFound, NotFound, QuestionGone, QuotaReached, Store
 
 bp = Blueprint("memory", __name__, url_prefix="/api")
 MAX_TITLE_CHARS = 200
@@ -120,7 +120,7 @@ def append_message(cid: str):
     answers = string_field(data, "answers", max_chars=64)
     if answers is not None and role != "assistant":
         raise ApiError(400, "invalid_field", "'answers' goes with an assistant message only.")
-    if role == "user":
+    if role == "user" and replaces is not None:
         enforce_daily_quota()  # a new question is where spending starts; a refused one changes nothing
     message = {
         "role": role, "content": content, "status": status,
@@ -138,7 +138,12 @@ def append_message(cid: str):
     usage = _answer_usage(data, role)
     if replaces is not None:
         return _store().replace_from(_user(), _conversation_id(cid), replaces, message), 201
-    stored = _store().append_message(_user(), _conversation_id(cid), message, usage)
+    # A new question is checked against the daily quota in the same step that stores it.
+    quota = daily_quota() if role == "user" else None
+    try:
+        stored = _store().append_message(_user(), _conversation_id(cid), message, usage, quota=quota)
+    except QuotaReached:
+        raise quota_exceeded(quota[1]) from None
     # Says the usage was counted (not part of the message): a caller that finds no such word, as from a
     # memory older than answers carrying their usage, records the usage on its own.
     return ({**stored, "usage_counted": True} if usage is not None else stored), 201

@@ -43,6 +43,10 @@ class QuestionGone(Exception):
     """An answer arrived for a question that was replaced meanwhile (edit and resend, regenerate)."""
 
 
+class QuotaReached(Exception):
+    """Today's tokens have reached the daily quota: no new question."""
+
+
 class LimitReached(Exception):
     pass
 
@@ -118,27 +122,59 @@ return {1, index, #ids, dropped}
 """
 
 
-# Stores an answer only while the question it answers is still in the conversation: a stopped
-# answer saved moments after the question was replaced must not land after the new question.
-# With the turn's usage, counts it in the same step, so an answer refused here counts nothing and
-# a stored one is never left uncounted (count_usage is profile_store's COUNT_USAGE). The counting
-# comes before the answer's writes: Redis does not undo a script's writes when a later command
-# fails, and an answer stored uncounted would be stored again by the caller's retry.
-# KEYS: conv, order, msgs, convs, context[, usage keys]   ARGV: question id or '' (none to check),
-# answer id, answer JSON, conversation id, now (ms), now (ISO), context JSON or ''[, usage args].
-# Returns 1 stored, -1 no conversation, -2 question gone.
-_APPEND_ANSWER = """
+# Stores a message in one step, having checked the conversation, its size and, for a question, the
+# daily token quota. An answer is stored only while the question it answers is still in the
+# conversation: a stopped answer saved moments after the question was replaced must not land after
+# the new question. With the turn's usage, counts it in the same step, so an answer refused here
+# counts nothing and a stored one is never left uncounted (count_usage is profile_store's
+# COUNT_USAGE). The counting comes before the message's writes: Redis does not undo a script's
+# writes when a later command fails, and an answer stored uncounted would be stored again by the
+# caller's retry.
+# KEYS: conv, order, msgs, convs, context, today's token counter[, usage keys]
+# ARGV: question id or '' (none to check), message id, message JSON, conversation id, now (ms), now
+# (ISO), context JSON or '', most messages, title for a conversation without one or '', daily
+# token quota or '' (none)[, usage args].
+# Returns 1 stored, or, checked in this order, -4 quota reached, -1 no conversation, -3 conversation
+# full, -2 question gone.
+_APPEND_MESSAGE = """
+if ARGV[10] ~= '' and tonumber(redis.call('GET', KEYS[6]) or 0) >= tonumber(ARGV[10]) then return -4 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if ARGV[1] ~= '' and not redis.call('LPOS', KEYS[2], ARGV[1]) then return -2 end
 if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[8]) then return -3 end
-if #KEYS > 5 then count_usage({unpack(KEYS, 6)}, {unpack(ARGV, 9)}) end
+if ARGV[1] ~= '' and not redis.call('LPOS', KEYS[2], ARGV[1]) then return -2 end
+if #KEYS > 6 then count_usage({unpack(KEYS, 7)}, {unpack(ARGV, 11)}) end
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 redis.call('RPUSH', KEYS[2], ARGV[2])
-redis.call('HSET', KEYS[1], 'updated_at', ARGV[6])
+local title = redis.call('HGET', KEYS[1], 'title')
+if ARGV[9] ~= '' and (not title or title == '') then
+  redis.call('HSET', KEYS[1], 'updated_at', ARGV[6], 'title', ARGV[9])
+else
+  redis.call('HSET', KEYS[1], 'updated_at', ARGV[6])
+end
 redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4])
 if ARGV[7] ~= '' then redis.call('SET', KEYS[5], ARGV[7]) end
 return 1
 """
+
+
+# What chat needs to assemble a prompt, in one round trip (Store.context_source): the conversation's
+# fields, its message count, its newest messages, its pins and its summary.
+# KEYS: conv, order, msgs, pinorder, pins, summary   ARGV: how many of the newest messages.
+# Returns {} for no conversation, else {fields, total, ids, messages, pin ids, pins, summary or false}
+# (hashes as flat lists of field, value).
+_CONTEXT_SOURCE = """
+local fields = redis.call('HGETALL', KEYS[1])
+if #fields == 0 then return {} end
+local ids = redis.call('LRANGE', KEYS[2], -tonumber(ARGV[1]), -1)
+local messages = {}
+if #ids > 0 then messages = redis.call('HMGET', KEYS[3], unpack(ids)) end
+return {fields, redis.call('LLEN', KEYS[2]), ids, messages, redis.call('LRANGE', KEYS[4], 0, -1),
+        redis.call('HGETALL', KEYS[5]), redis.call('GET', KEYS[6])}
+"""
+
+
+def _pairs(flat: list) -> dict:
+    """A hash as a script returns it (field, value, field, value, ...) as a dict."""
+    return dict(zip(flat[::2], flat[1::2]))
 
 
 def _record(message: dict, iso: str) -> dict:
@@ -181,9 +217,10 @@ class Store:
         self.max_conversations = max_conversations
         self.max_messages = max_messages
         self._cut = client.register_script(_CUT)
+        self._context_source = client.register_script(_CONTEXT_SOURCE)
         # profile_store owns the usage counters and builds on this module, hence the late import.
         from .profile_store import COUNT_USAGE
-        self._append_answer = client.register_script(COUNT_USAGE + _APPEND_ANSWER)
+        self._append_message = client.register_script(COUNT_USAGE + _APPEND_MESSAGE)
 
     @staticmethod
     def _keys(user: str, cid: str | None = None) -> dict[str, str]:
@@ -267,51 +304,28 @@ class Store:
         if not deleted:
             raise NotFound
 
-    def append_message(self, user: str, cid: str, message: dict, usage: TurnUsage | None = None) -> dict:
-        """Store a message; with `usage` (an answer's), count it in the same atomic step."""
+    def append_message(self, user: str, cid: str, message: dict, usage: TurnUsage | None = None, *,
+                       quota: tuple[str, int] | None = None) -> dict:
+        """Store a message, in one round trip. With `usage` (an answer's), count it in the same
+        atomic step; with `quota` (today's token counter and the daily quota, for a question), refuse
+        it with QuotaReached once the counter has reached the quota."""
         keys = self._keys(user, cid)
-        if message.get("answers") or usage is not None:  # one round trip: the script checks all itself
-            ms, iso = _now()
-            return self._store_answer(user, cid, message.get("answers") or "", _record(message, iso), ms, iso, usage)
-        with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hmget(keys["conv"], ["id", "title"])
-            pipe.llen(keys["order"])
-            (exists, title), count = pipe.execute()
-        if not exists:
-            raise NotFound
-        if count >= self.max_messages:
-            raise self._full()
         ms, iso = _now()
         record = _record(message, iso)
-        conv_changes = {"updated_at": iso}
-        if not title and record["role"] == "user":
-            conv_changes["title"] = " ".join(record["content"].split())[:AUTO_TITLE_CHARS]
-        with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(keys["msgs"], record["id"], json.dumps(record, ensure_ascii=False))
-            pipe.rpush(keys["order"], record["id"])
-            pipe.hset(keys["conv"], mapping=conv_changes)
-            pipe.zadd(keys["convs"], {cid: ms})
-            if record.get("context"):
-                pipe.set(keys["context"], json.dumps({**record["context"], "message_id": record["id"]}))
-            pipe.execute()
-        return record
-
-    def _full(self) -> LimitReached:
-        return LimitReached(f"A conversation holds at most {self.max_messages} messages; start a new one.")
-
-    def _store_answer(self, user: str, cid: str, question_id: str, record: dict, ms: int, iso: str,
-                      usage: TurnUsage | None) -> dict:
-        keys = self._keys(user, cid)
         context = json.dumps({**record["context"], "message_id": record["id"]}) if record.get("context") else ""
+        title = " ".join(record["content"].split())[:AUTO_TITLE_CHARS] if record["role"] == "user" else ""
+        quota_key, daily = quota if quota is not None else (keys["convs"], "")  # any key of the user's slot
         usage_keys, usage_args = usage.script_input(user) if usage is not None else ([], [])
-        status = self._append_answer(
-            keys=[keys["conv"], keys["order"], keys["msgs"], keys["convs"], keys["context"], *usage_keys],
-            args=[question_id, record["id"], json.dumps(record, ensure_ascii=False), cid, ms, iso, context,
-                  self.max_messages, *usage_args])
+        status = self._append_message(
+            keys=[keys["conv"], keys["order"], keys["msgs"], keys["convs"], keys["context"], quota_key, *usage_keys],
+            args=[message.get("answers") or "", record["id"], json.dumps(record, ensure_ascii=False), cid, ms, iso,
+                  context, self.max_messages, title, daily, *usage_args])
         if status == -1:
             raise NotFound
         if status == -3:
-            raise self._full()
+            raise LimitReached(f"A conversation holds at most {self.max_messages} messages; start a new one.")
+        if status == -4:
+            raise QuotaReached
         if status != 1:
             raise QuestionGone
         return record
@@ -377,6 +391,8 @@ class Store:
         a message to be removed. MessageNotFound when it is not a user message of the conversation.
         """
         keys = self._keys(user, cid)
+        if replacing is None:
+            return self._newest_context(keys, limit)
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hgetall(keys["conv"])
             pipe.llen(keys["order"])
@@ -402,6 +418,22 @@ class Store:
         source["total"] = total
         source["start"] = total - len(ids)
         source["messages"] = self._messages(keys, ids)
+        source["pins"] = [json.loads(pins[p]) for p in pin_ids if p in pins]
+        source["summary"] = json.loads(summary) if summary else None
+        return source
+
+    def _newest_context(self, keys: dict, limit: int) -> dict:
+        """context_source without `replacing`, in one round trip (_CONTEXT_SOURCE)."""
+        found = self._context_source(keys=[keys["conv"], keys["order"], keys["msgs"], keys["pinorder"], keys["pins"],
+                                           keys["summary"]], args=[limit])
+        if not found:
+            raise NotFound
+        fields, total, ids, messages, pin_ids, pins, summary = found
+        pins = _pairs(pins)
+        source = self._conversation(_pairs(fields))
+        source["total"] = total
+        source["start"] = total - len(ids)
+        source["messages"] = [json.loads(m) for m in messages if m]
         source["pins"] = [json.loads(pins[p]) for p in pin_ids if p in pins]
         source["summary"] = json.loads(summary) if summary else None
         return source

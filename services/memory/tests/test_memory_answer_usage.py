@@ -179,6 +179,19 @@ def test_an_answer_with_its_usage_is_stored_in_one_round_trip(client, alice, red
     assert contents(client, alice, cid) == ["q0", "an answer", "q", "an answer"]
 
 
+def test_a_question_is_checked_against_the_quota_and_stored_in_one_round_trip(client, alice, redis_url):
+    cid = create(client, alice)
+    post(client, alice, cid, "user", "q0")
+    store = redis.Redis.from_url(redis_url)
+    store.config_resetstat()
+    post(client, alice, cid, "user", "q1")
+    calls = {name: stats["calls"] for name, stats in store.info("commandstats").items()}
+    assert calls.get("cmdstat_evalsha", 0) == 1 and calls.get("cmdstat_get", 0) == 1, calls  # the quota, in the script
+    assert "cmdstat_multi" not in calls, calls
+    conversation = client.get(f"/api/conversations/{cid}", headers=alice).get_json()
+    assert conversation["title"] == "q0", "a title is given once, by the first question"
+
+
 def test_the_usage_counted_with_an_answer_counts_against_the_daily_quota(config, alice):
     client = create_app(replace(config, limits=LimitPolicy(default=Allowance(daily_tokens=150)))).test_client()
     cid = create(client, alice)

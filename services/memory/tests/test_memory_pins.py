@@ -47,6 +47,30 @@ def test_pages_from_the_end_and_context_source(client, alice):
     assert client.get(f"/api/conversations/{cid}/context-source?limit=0", headers=alice).status_code == 400
 
 
+def test_the_context_source_is_read_in_one_round_trip(client, alice, redis_url):
+    import redis
+
+    empty = create(client, alice)
+    source = client.get(f"/api/conversations/{empty}/context-source?limit=5", headers=alice).get_json()
+    assert (source["total"], source["start"], source["messages"], source["pins"], source["summary"]) == (0, 0, [], [],
+                                                                                                     None)
+    cid = create(client, alice, instructions="role")
+    for i in range(3):
+        post(client, alice, cid, "user", f"m{i}")
+    first = client.post(f"/api/conversations/{cid}/pins", json={"text": "first pin"}, headers=alice).get_json()
+    second = client.post(f"/api/conversations/{cid}/pins", json={"text": "second pin"}, headers=alice).get_json()
+    client.put(f"/api/conversations/{cid}/summary", json={"text": "so far", "upto": 1}, headers=alice)
+    store = redis.Redis.from_url(redis_url)
+    store.config_resetstat()
+    source = client.get(f"/api/conversations/{cid}/context-source?limit=2", headers=alice).get_json()
+    calls = {name: stats["calls"] for name, stats in store.info("commandstats").items()}
+    assert calls.get("cmdstat_evalsha", 0) == 1 and "cmdstat_multi" not in calls, calls
+    assert (source["total"], source["start"], source["instructions"]) == (3, 1, "role")
+    assert [m["content"] for m in source["messages"]] == ["m1", "m2"]
+    assert [p["id"] for p in source["pins"]] == [first["id"], second["id"]]
+    assert source["summary"]["text"] == "so far" and source["summary"]["upto"] == 1
+
+
 def test_summary_only_moves_forward_and_context_is_kept(client, alice):
     cid = create(client, alice)
     url = f"/api/conversations/{cid}/summary"
