@@ -65,6 +65,7 @@ DEFAULTS: dict = {
     "cut_after": None,            # close the connection after this many content tokens
     "stall_after": None,          # fall silent (connection open) for `stall_seconds` after this many tokens
     "stall_seconds": 60.0,
+    "end_delay": 0.0,             # seconds between `data: [DONE]` and the end of the body
 }
 
 _STATUS_TEXT = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized", 403: "403 Forbidden",
@@ -410,6 +411,8 @@ class FakeOpenAIApp:
                 yield chunk([], usage=usage)
             yield b"data: [DONE]\n\n"
             stream["finished"] = True
+            if settings.get("end_delay"):  # the server writes the body's end when this generator returns
+                gevent.sleep(float(settings["end_delay"]))
         except GeneratorExit:  # the server could not write: the client is gone
             stream["cancelled"] = not stream["finished"]
             raise

@@ -46,6 +46,7 @@ logger = logging.getLogger("rolechat.chat.turns")
 DELTA, END, ERROR, GONE, EXIT = "delta", "end", "error", "gone", "exit"
 TIME_UP = "time_up"  # not from the producer: the stream reached MAX_STREAM_SECONDS
 DRAINED = "drained"  # not from the producer: the service is stopping and the stream must end now
+END_GRACE_SECONDS = 0.5  # the longest a finished answer waits for the rest of the model's body
 
 
 @dataclass
@@ -271,8 +272,14 @@ def stream_turn(turn: Turn, *, client: openai.OpenAI, memory: MemoryClient, conf
         _halt(producer, watcher)
         raise
 
-    _halt(producer, watcher)
     kind = outcome[0]
+    if kind == END:
+        # The producer is reading the body's last bytes (after `data: [DONE]`, often a packet of
+        # their own): stopped before that, it would close the connection instead of keeping it
+        # for the next turn, which happened under load.
+        stop(watcher)
+        producer.join(timeout=END_GRACE_SECONDS)
+    _halt(producer, watcher)
     if kind == END:
         stored = _store(turn, memory, config, "complete", None)
         if stored is not None:

@@ -103,6 +103,17 @@ def test_turns_one_after_another_reuse_one_connection_to_the_model(chat_url, who
     assert len(ports) == 3 and ports[0] and len(set(ports)) == 1, ports
 
 
+def test_a_body_that_ends_a_moment_after_its_last_event_still_leaves_its_connection_for_the_next_turn(
+        chat_url, who, upstream, parse_sse):
+    upstream.configure(end_delay=0.1)  # as under load: the body's end comes after `data: [DONE]`
+    cid = create(chat_url, who)
+    for question in ("first", "second"):
+        events = [event for _, event in LiveStream(chat_url, cid, question, who, parse_sse).events()]
+        assert events[-1].kind == "done"
+    ports = [r["client_port"] for r in upstream.requests("/v1/chat/completions")]
+    assert len(ports) == 2 and ports[0] and len(set(ports)) == 1, ports
+
+
 def test_heartbeat_comments_while_the_model_is_silent(chat_url, who, upstream, parse_sse):
     upstream.configure(first_token_delay=3.5)
     cid = create(chat_url, who)
