@@ -112,6 +112,8 @@ def test_a_stream_is_counted_and_given_its_slot_in_one_round_trip(make_app, toke
     assert answer.status_code == 200
     calls = {name: stats["calls"] for name, stats in store.info("commandstats").items()}
     assert calls.get("cmdstat_evalsha", 0) + calls.get("cmdstat_eval", 0) == 1, calls
+    counted = [int(store.get(key)) for key in store.scan_iter("rc:{ffffffff-0000-4000-8000-000000000006}:rate:*")]
+    assert sum(counted) == 2, "both requests were counted against the rate"
     leases = store.zrange("rc:{ffffffff-0000-4000-8000-000000000006}:streams", 0, -1)
     assert len(leases) == 1, "the stream holds its slot"
     answer.close()
@@ -128,19 +130,43 @@ def test_a_stream_refused_by_the_rate_holds_no_slot_and_one_refused_a_slot_still
     assert not refused_rate.allowed and untried.allowed and no_lease == ""
     assert limiter.client.zcard("rc:{user-y}:streams") == 1, "the refused request took no slot"
 
-    limiter.hit_and_acquire_stream("user-z", 10, 1, lease_seconds=30)
-    rate, refused_slot, no_lease = limiter.hit_and_acquire_stream("user-z", 10, 1, lease_seconds=30)
+    hour = 3600  # a window no run of this test straddles
+    limiter.hit_and_acquire_stream("user-z", 10, 1, lease_seconds=30, window=hour)
+    rate, refused_slot, no_lease = limiter.hit_and_acquire_stream("user-z", 10, 1, lease_seconds=30, window=hour)
     assert rate.allowed and rate.remaining == 8, "both requests were counted"
     assert not refused_slot.allowed and 1 <= refused_slot.retry_after <= 5 and no_lease == ""
     # Unlimited on either side: the other limit alone.
-    assert limiter.hit_and_acquire_stream("user-z", None, 1, lease_seconds=30)[1].allowed is False
-    assert limiter.hit_and_acquire_stream("user-z", 10, None, lease_seconds=30)[0].remaining == 7
+    assert limiter.hit_and_acquire_stream("user-z", None, 1, lease_seconds=30, window=hour)[1].allowed is False
+    assert limiter.hit_and_acquire_stream("user-z", 10, None, lease_seconds=30, window=hour)[0].remaining == 7
 
 
 def test_with_redis_unreachable_limits_step_aside_and_the_api_still_answers(make_app, tokens, signed_in):
     with socket_closed_port() as port:
         client = make_app(limits=TIGHT, redis_url=f"redis://127.0.0.1:{port}/0").test_client()
         assert all(client.get("/api/me", headers=signed_in).status_code == 200 for _ in range(5))
+
+
+def test_a_slot_taken_for_a_request_that_then_fails_is_given_back(make_app, tokens, chat):
+    import io
+
+    tight = make_app(limits=replace(TIGHT, default=replace(TIGHT.default, rate_limit_per_minute=100))).test_client()
+    alice = as_user(tokens, "eeeeeeee-0000-4000-8000-000000000007")
+    # A chunked body (no Content-Length) past the size limit: found too large only as it is read,
+    # after the stream slot was taken.
+    big = tight.post(f"/api/conversations/{CID}/messages", headers={**alice, "Transfer-Encoding": "chunked"},
+                     input_stream=io.BytesIO(b"x" * 5000), environ_overrides={"wsgi.input_terminated": True})
+    assert big.status_code == 413, big.get_data(as_text=True)
+    answer = tight.post(f"/api/conversations/{CID}/messages", json={"content": "hi"}, headers=alice)
+    assert answer.status_code == 200, "the one slot is free again"
+
+
+def test_with_redis_unreachable_a_streamed_answer_still_goes_through(make_app, tokens, chat):
+    with socket_closed_port() as port:
+        client = make_app(limits=TIGHT, redis_url=f"redis://127.0.0.1:{port}/0").test_client()
+        alice = as_user(tokens, "99999999-0000-4000-8000-000000000009")
+        for _ in range(2):  # beyond the one stream slot and within nothing: limits step aside
+            answer = client.post(f"/api/conversations/{CID}/messages", json={"content": "hi"}, headers=alice)
+            assert answer.status_code == 200 and answer.get_data().endswith(b"event: done\ndata: {\"message\":{}}\n\n")
 
 
 def socket_closed_port():
