@@ -46,7 +46,7 @@ logger = logging.getLogger("rolechat.chat.turns")
 DELTA, END, ERROR, GONE, EXIT = "delta", "end", "error", "gone", "exit"
 TIME_UP = "time_up"  # not from the producer: the stream reached MAX_STREAM_SECONDS
 DRAINED = "drained"  # not from the producer: the service is stopping and the stream must end now
-END_GRACE_SECONDS = 0.5  # the longest a finished answer waits for the rest of the model's body
+END_GRACE_SECONDS = 0.5  # how long, past storing and sending a finished answer, its producer may read on
 
 
 @dataclass
@@ -274,24 +274,18 @@ def stream_turn(turn: Turn, *, client: openai.OpenAI, memory: MemoryClient, conf
 
     kind = outcome[0]
     if kind == END:
-        # The producer is reading the body's last bytes (after `data: [DONE]`, often a packet of
-        # their own): stopped before that, it would close the connection instead of keeping it
-        # for the next turn, which happened under load.
+        # The producer may still be reading the body's last bytes (after `data: [DONE]`, often a
+        # packet of their own). It has until the answer is stored and sent to finish: stopped at
+        # once, it closed the connection instead of keeping it for the next turn (seen under load).
         stop(watcher)
-        producer.join(timeout=END_GRACE_SECONDS)
+        try:
+            yield from _complete(turn, client, memory, config, spawn)
+        finally:
+            producer.join(timeout=END_GRACE_SECONDS)
+            _halt(producer, watcher)
+        return
     _halt(producer, watcher)
-    if kind == END:
-        stored = _store(turn, memory, config, "complete", None)
-        if stored is not None:
-            done = {"message": stored, "user_message": turn.user_message}
-            if turn.context:
-                done["context"] = turn.context
-            yield sse("done", done)
-            _maybe_summarise(turn, client, memory, config, spawn)
-        else:
-            yield sse("error", {"code": "storage_unavailable",
-                                "message": "The answer could not be saved; try again shortly."})
-    elif kind == ERROR:
+    if kind == ERROR:
         _store(turn, memory, config, "failed", outcome[1])
         yield sse("error", {"code": outcome[1], "message": outcome[2]})
     elif kind == TIME_UP:
@@ -306,6 +300,20 @@ def stream_turn(turn: Turn, *, client: openai.OpenAI, memory: MemoryClient, conf
                                        "Send your message again in a moment."})
     else:  # GONE, or the producer ended without a word: the client left
         _store(turn, memory, config, "interrupted", None)
+
+
+def _complete(turn: Turn, client: openai.OpenAI, memory: MemoryClient, config: Config, spawn) -> Iterator[bytes]:
+    """The end of an answer the model finished: stored as complete, then `done` (or the error)."""
+    stored = _store(turn, memory, config, "complete", None)
+    if stored is None:
+        yield sse("error", {"code": "storage_unavailable",
+                            "message": "The answer could not be saved; try again shortly."})
+        return
+    done = {"message": stored, "user_message": turn.user_message}
+    if turn.context:
+        done["context"] = turn.context
+    yield sse("done", done)
+    _maybe_summarise(turn, client, memory, config, spawn)
 
 
 def _maybe_summarise(turn: Turn, client: openai.OpenAI, memory: MemoryClient, config: Config, spawn) -> None:
