@@ -28,7 +28,8 @@ import redis
 
 from rolechat_common.limits import LimitPolicy, seconds_until_utc_midnight
 
-from .profile_store import ProfileStore, utc_day
+from .profile_store import ProfileStore
+from .usage import utc_day
 from .store import LimitReached, NotFound, Store, _now, new_id
 
 BOT_FIELDS = ("role_id", "greeting", "suggestions", "daily_token_budget", "published")

@@ -9,7 +9,8 @@ from rolechat_common.ids import PIN_ID, ROLE_ID
 from rolechat_common.limits import seconds_until_utc_midnight
 from rolechat_common.web import ApiError, error_response, json_body, string_field
 
-from .profile_store import ProfileStore, TurnUsage, tokens_today_key
+from .profile_store import ProfileStore
+from .usage import TurnUsage, tokens_today_key
 from .store import NotFound
 
 bp = Blueprint("memory_profile", __name__, url_prefix="/api")

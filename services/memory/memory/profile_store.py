@@ -15,60 +15,13 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from .store import LimitReached, NotFound, PinTooLong, _now, append_pin, new_id
+from .usage import COUNT_USAGE, TurnUsage, tokens_today_key, user_prefix
 
 ROLE_FIELDS = ("name", "instructions", "model", "temperature", "max_answer_tokens")
 USAGE_COUNTERS = ("prompt_tokens", "completion_tokens", "turns")
 SHARED_MODELS = "rc:shared:models"
-DAY_TOKENS_KEPT_SECONDS = 3 * 86400
-
-# Adds one turn to the user's usage counters. It is Lua so that store.py's answer script can count
-# an answer's usage in the same atomic step that stores the answer (and only if it does).
-# keys: usage day hash, usage days, the day's tokens   args: model, prompt tokens, completion
-# tokens, their sum, cost in USD or '' (unknown), day, day as YYYYMMDD, seconds the day's tokens are kept
-COUNT_USAGE = r"""
-local function count_usage(keys, args)
-  local usage, model = keys[1], args[1]
-  redis.call('HINCRBY', usage, model .. '\tprompt_tokens', args[2])
-  redis.call('HINCRBY', usage, model .. '\tcompletion_tokens', args[3])
-  redis.call('HINCRBY', usage, model .. '\tturns', 1)
-  if args[5] ~= '' then redis.call('HINCRBYFLOAT', usage, model .. '\tcost_usd', args[5]) end
-  redis.call('ZADD', keys[2], args[7], args[6])
-  redis.call('INCRBY', keys[3], args[4])
-  redis.call('EXPIRE', keys[3], args[8])
-end
-"""
-
-
-@dataclass(frozen=True)
-class TurnUsage:
-    """One turn's tokens and their cost (None: unknown), as counted in the user's usage."""
-    model: str
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float | None = None
-
-    def script_input(self, user: str) -> tuple[list[str], list]:
-        """KEYS and ARGV of count_usage (COUNT_USAGE), counted on today's UTC day."""
-        day, base = utc_day(), _base(user)
-        keys = [f"{base}:usage:{day}", f"{base}:usagedays", tokens_today_key(user, day)]
-        args = [self.model, self.prompt_tokens, self.completion_tokens, self.prompt_tokens + self.completion_tokens,
-                "" if self.cost_usd is None else self.cost_usd, day, int(day.replace("-", "")),
-                DAY_TOKENS_KEPT_SECONDS]
-        return keys, args
-
-
-def _base(user: str) -> str:
-    return f"rc:{{{user}}}"
-
-
-def tokens_today_key(user: str, day: str | None = None) -> str:
-    """The counter of the user's tokens of a UTC day (today by default): what the daily quota counts."""
-    return f"{_base(user)}:tokens:{day or utc_day()}"
-
 
 class ProfileStore:
     def __init__(self, client):
@@ -77,17 +30,17 @@ class ProfileStore:
 
     # --- roles -----------------------------------------------------------------------------------
     def list_roles(self, user: str) -> list[dict]:
-        roles = [json.loads(v) for v in self.redis.hgetall(f"{_base(user)}:roles").values()]
+        roles = [json.loads(v) for v in self.redis.hgetall(f"{user_prefix(user)}:roles").values()]
         return sorted(roles, key=lambda r: r.get("created_at", ""))
 
     def get_role(self, user: str, rid: str) -> dict:
-        raw = self.redis.hget(f"{_base(user)}:roles", rid)
+        raw = self.redis.hget(f"{user_prefix(user)}:roles", rid)
         if not raw:
             raise NotFound
         return json.loads(raw)
 
     def create_role(self, user: str, fields: dict, max_roles: int) -> dict:
-        key = f"{_base(user)}:roles"
+        key = f"{user_prefix(user)}:roles"
         if self.redis.hlen(key) >= max_roles:
             raise LimitReached(f"You can keep at most {max_roles} roles; delete one first.")
         _, iso = _now()
@@ -102,11 +55,11 @@ class ProfileStore:
         _, iso = _now()
         role.update({k: v for k, v in fields.items() if k in ROLE_FIELDS})
         role["updated_at"] = iso
-        self.redis.hset(f"{_base(user)}:roles", rid, json.dumps(role, ensure_ascii=False))
+        self.redis.hset(f"{user_prefix(user)}:roles", rid, json.dumps(role, ensure_ascii=False))
         return role
 
     def delete_role(self, user: str, rid: str) -> None:
-        base = _base(user)
+        base = user_prefix(user)
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hdel(f"{base}:roles", rid)
             pipe.delete(f"{base}:r:{rid}:pins", f"{base}:r:{rid}:pinorder")
@@ -115,7 +68,7 @@ class ProfileStore:
             raise NotFound
 
     def list_role_pins(self, user: str, rid: str) -> list[dict]:
-        base = _base(user)
+        base = user_prefix(user)
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hexists(f"{base}:roles", rid)
             pipe.lrange(f"{base}:r:{rid}:pinorder", 0, -1)
@@ -128,12 +81,12 @@ class ProfileStore:
     def add_role_pin(self, user: str, rid: str, text: str, max_pins: int, max_chars: int) -> dict:
         if len(text) > max_chars:
             raise PinTooLong(f"A pin holds at most {max_chars} characters; pin something shorter.")
-        base = _base(user)
+        base = user_prefix(user)
         return append_pin(self.redis, lambda pipe: pipe.hexists(f"{base}:roles", rid), f"{base}:r:{rid}:pins",
                           f"{base}:r:{rid}:pinorder", text, {}, max_pins=max_pins, holder="A role")
 
     def delete_role_pin(self, user: str, rid: str, pin_id: str) -> None:
-        base = _base(user)
+        base = user_prefix(user)
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hexists(f"{base}:roles", rid)
             pipe.hdel(f"{base}:r:{rid}:pins", pin_id)
@@ -145,7 +98,7 @@ class ProfileStore:
     # --- registered models ---------------------------------------------------------------------
     def list_models(self, user: str) -> list[dict]:
         with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(f"{_base(user)}:models")
+            pipe.hgetall(f"{user_prefix(user)}:models")
             pipe.hgetall(SHARED_MODELS)
             own, shared = pipe.execute()
         models = {k: {**json.loads(v), "shared": False, "owner": True} for k, v in own.items()}
@@ -154,7 +107,7 @@ class ProfileStore:
         return sorted(models.values(), key=lambda m: m["id"])
 
     def register_model(self, user: str, model_id: str, label: str, max_models: int) -> dict:
-        key = f"{_base(user)}:models"
+        key = f"{user_prefix(user)}:models"
         if not self.redis.hexists(key, model_id) and self.redis.hlen(key) >= max_models:
             raise LimitReached(f"You can register at most {max_models} models; remove one first.")
         _, iso = _now()
@@ -179,7 +132,7 @@ class ProfileStore:
         return {**record, "shared": shared, "owner": model.get("owner", False)}
 
     def unregister_model(self, user: str, model_id: str) -> None:
-        if not self.redis.hdel(f"{_base(user)}:models", model_id):
+        if not self.redis.hdel(f"{user_prefix(user)}:models", model_id):
             raise NotFound
 
     # --- usage -----------------------------------------------------------------------------------
@@ -194,10 +147,10 @@ class ProfileStore:
 
     def usage(self, user: str, days: int) -> dict:
         since = int(time.strftime("%Y%m%d", time.gmtime(time.time() - (days - 1) * 86400)))
-        day_list = self.redis.zrangebyscore(f"{_base(user)}:usagedays", since, "+inf")
+        day_list = self.redis.zrangebyscore(f"{user_prefix(user)}:usagedays", since, "+inf")
         with self.redis.pipeline(transaction=False) as pipe:
             for day in day_list:
-                pipe.hgetall(f"{_base(user)}:usage:{day}")
+                pipe.hgetall(f"{user_prefix(user)}:usage:{day}")
             rows = pipe.execute()
         result_days, per_model = [], {}
         total = _empty()
@@ -215,11 +168,6 @@ class ProfileStore:
             result_days.append({"day": day, **day_total, "models": sorted(models.values(), key=lambda m: m["model"])})
         return {"days": result_days, "models": sorted(per_model.values(), key=lambda m: m["model"]),
                 "total": total, "since": f"{str(since)[:4]}-{str(since)[4:6]}-{str(since)[6:]}"}
-
-
-def utc_day(at: datetime | None = None) -> str:
-    """The UTC day usage and quotas are counted by, YYYY-MM-DD."""
-    return (at or datetime.now(timezone.utc)).strftime("%Y-%m-%d")
 
 
 def _empty() -> dict:

@@ -18,12 +18,9 @@ import json
 import secrets
 import time
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
-
 import redis
 
-if TYPE_CHECKING:
-    from .profile_store import TurnUsage
+from .usage import COUNT_USAGE, TurnUsage
 
 AUTHORS = ("user", "assistant")
 STATUSES = ("complete", "interrupted", "failed")
@@ -126,7 +123,7 @@ return {1, index, #ids, dropped}
 # daily token quota. An answer is stored only while the question it answers is still in the
 # conversation: a stopped answer saved moments after the question was replaced must not land after
 # the new question. With the turn's usage, counts it in the same step, so an answer refused here
-# counts nothing and a stored one is never left uncounted (count_usage is profile_store's
+# counts nothing and a stored one is never left uncounted (count_usage is usage.py's
 # COUNT_USAGE). The counting comes before the message's writes: Redis does not undo a script's
 # writes when a later command fails, and an answer stored uncounted would be stored again by the
 # caller's retry.
@@ -218,8 +215,6 @@ class Store:
         self.max_messages = max_messages
         self._cut = client.register_script(_CUT)
         self._context_source = client.register_script(_CONTEXT_SOURCE)
-        # profile_store owns the usage counters and builds on this module, hence the late import.
-        from .profile_store import COUNT_USAGE
         self._append_message = client.register_script(COUNT_USAGE + _APPEND_MESSAGE)
 
     @staticmethod
