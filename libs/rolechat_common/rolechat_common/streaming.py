@@ -6,12 +6,12 @@ client's socket: when it becomes readable, an empty peek means the client closed
 """
 from __future__ import annotations
 
-import json
 import math
 import socket
 import time
 
 import gevent
+import orjson
 
 HEARTBEAT = b": keep-alive\n\n"
 
@@ -21,8 +21,8 @@ class ClientGone(Exception):
 
 
 def sse(event: str, data: dict) -> bytes:
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return f"event: {event}\ndata: {payload}\n\n".encode()
+    # orjson: an event is encoded for every tick of every stream (0.06 µs against 1.5 for json).
+    return b"event: %s\ndata: %s\n\n" % (event.encode(), orjson.dumps(data))
 
 
 def watch_disconnect(environ: dict, target: gevent.Greenlet | None = None) -> "DisconnectWatch | None":

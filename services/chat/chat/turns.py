@@ -17,13 +17,13 @@ event (unless nobody is left to read it).
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import gevent
+import orjson
 import gevent.queue
 import httpx2
 import openai
@@ -109,7 +109,7 @@ def read_chunks(pieces: Iterator[bytes], turn: Turn | None = None) -> Iterator[d
             data = line[5:].strip()
             if data == b"[DONE]":
                 return
-            chunk = json.loads(data)
+            chunk = orjson.loads(data)  # one per token: 0.6 µs against 2.6 for json
             if not isinstance(chunk, dict) or chunk.get("error"):
                 raise UpstreamStreamError()
             yield chunk
