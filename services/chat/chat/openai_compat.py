@@ -32,7 +32,7 @@ from . import bots
 from .context import pins_text
 from .memory import MemoryClient, MemoryFailure
 from .tokens import REPLY_PRIMING_TOKENS, Counter
-from .turns import DELTA, END, ERROR, EXIT, Turn, _halt, produce, ticks, within_read_timeout
+from .turns import DELTA, END, ERROR, EXIT, Turn, _halt, finishing, produce, ticks, within_read_timeout
 from .upstream import describe_error, error_facts
 
 logger = logging.getLogger("rolechat.chat.openai_compat")
@@ -309,6 +309,16 @@ def _stream(turn: Turn, client: openai.OpenAI, slug: str, memory: MemoryClient, 
     def delta(content: dict, finish: str | None = None) -> bytes:
         return chunk([{"index": 0, "delta": content, "logprobs": None, "finish_reason": finish}])
 
+    def last_chunks(finish_reason: str) -> Iterator[bytes]:
+        yield delta({}, finish_reason)
+        if include_usage:
+            yield chunk([], usage=_usage_json(turn))
+        yield b"data: [DONE]\n\n"
+
+    def finished() -> Iterator[bytes]:  # the model's answer is whole
+        bots.record_usage(turn, slug, memory)
+        yield from last_chunks(turn.finish_reason)
+
     queue: gevent.queue.Queue = gevent.queue.Queue()
     producer = gevent.spawn(produce, queue, client, turn, turn.max_tokens, ticks(config))
     producer.link(lambda _: queue.put((EXIT,)))
@@ -347,16 +357,15 @@ def _stream(turn: Turn, client: openai.OpenAI, slug: str, memory: MemoryClient, 
     except BaseException:  # never leave the model's stream or the disconnect watch running
         _halt(producer, watcher)
         raise
+    kind = outcome[0]
+    if kind == END:
+        yield from finishing(producer, watcher, finished())
+        return
     _halt(producer, watcher)
     bots.record_usage(turn, slug, memory)
-    kind = outcome[0]
     if kind == ERROR:
         yield b"data: " + json.dumps({"error": {"message": outcome[2], "type": "server_error", "param": None,
                                                 "code": outcome[1]}}).encode() + b"\n\n"
-        return
-    if kind not in (END, "time_up"):  # the producer ended without a word
-        return
-    yield delta({}, turn.finish_reason if kind == END else "length")
-    if include_usage:
-        yield chunk([], usage=_usage_json(turn))
-    yield b"data: [DONE]\n\n"
+    elif kind == "time_up":
+        yield from last_chunks("length")
+    # otherwise the producer ended without a word: nothing more to send

@@ -23,10 +23,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import gevent
-import orjson
 import gevent.queue
 import httpx2
 import openai
+import orjson
 
 from rolechat_common import identity as ident
 from rolechat_common import shutdown
@@ -46,7 +46,7 @@ logger = logging.getLogger("rolechat.chat.turns")
 DELTA, END, ERROR, GONE, EXIT = "delta", "end", "error", "gone", "exit"
 TIME_UP = "time_up"  # not from the producer: the stream reached MAX_STREAM_SECONDS
 DRAINED = "drained"  # not from the producer: the service is stopping and the stream must end now
-END_GRACE_SECONDS = 0.5  # how long, past storing and sending a finished answer, its producer may read on
+END_GRACE_SECONDS = 0.5  # how long, past a finished answer's last events, its producer may read on (finishing)
 
 
 @dataclass
@@ -274,15 +274,7 @@ def stream_turn(turn: Turn, *, client: openai.OpenAI, memory: MemoryClient, conf
 
     kind = outcome[0]
     if kind == END:
-        # The producer may still be reading the body's last bytes (after `data: [DONE]`, often a
-        # packet of their own). It has until the answer is stored and sent to finish: stopped at
-        # once, it closed the connection instead of keeping it for the next turn (seen under load).
-        stop(watcher)
-        try:
-            yield from _complete(turn, client, memory, config, spawn)
-        finally:
-            producer.join(timeout=END_GRACE_SECONDS)
-            _halt(producer, watcher)
+        yield from finishing(producer, watcher, _complete(turn, client, memory, config, spawn))
         return
     _halt(producer, watcher)
     if kind == ERROR:
@@ -335,6 +327,20 @@ def _halt(producer: gevent.Greenlet, watcher: gevent.Greenlet | None) -> None:
     stop(watcher)
     if not producer.dead:
         producer.kill(block=True, timeout=2)
+
+
+def finishing(producer: gevent.Greenlet, watcher: gevent.Greenlet | None, tail: Iterator[bytes]) -> Iterator[bytes]:
+    """`tail`, the last events of an answer the model finished (and the work before them), while the
+    producer reads the model's body to its end; then the producer is halted, after END_GRACE_SECONDS
+    at most. The body's last bytes (after `data: [DONE]`) often come in a packet of their own:
+    stopped before it, the producer closed the connection instead of keeping it for the next turn
+    (seen under load)."""
+    stop(watcher)
+    try:
+        yield from tail
+    finally:
+        producer.join(timeout=END_GRACE_SECONDS)
+        _halt(producer, watcher)
 
 
 def _store(turn: Turn, memory: MemoryClient, config: Config, status: str, error: str | None) -> dict | None:

@@ -216,6 +216,22 @@ def test_v1_streams_and_answers_as_the_bot_through_the_openai_sdk(chat_url, owne
     assert keys[0]["usage_this_month"] == {"tokens": counted, "requests": 2}
 
 
+def test_v1_streams_one_after_another_keep_their_connection_to_the_model(chat_url, owner, upstream):
+    slug = owner.publish(max_answer_tokens=40)
+    _, caller = owner.key(slug)
+    upstream.configure(end_delay=0.1)  # as under load: the body's end comes after `data: [DONE]`
+    api = sdk(chat_url, caller)
+    for question in ("first", "second"):
+        # Read to the end of the body (the SDK's own stream stops at `data: [DONE]`, and the next
+        # request could start while chat still holds the first connection).
+        with api.chat.completions.with_streaming_response.create(
+                model=slug, stream=True, messages=[{"role": "user", "content": question}]) as response:
+            lines = [line for line in response.iter_lines() if line]
+        assert lines[-1] == "data: [DONE]" and '"finish_reason":"stop"' in "".join(lines)
+    ports = [r["client_port"] for r in upstream.requests("/v1/chat/completions")]
+    assert len(ports) == 2 and ports[0] and len(set(ports)) == 1, ports
+
+
 def test_v1_refuses_other_bots_bad_requests_and_callers_without_a_key(chat_url, owner, upstream):
     slug = owner.publish()
     other = owner.publish()
