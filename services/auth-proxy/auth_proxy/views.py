@@ -97,15 +97,15 @@ def _count_request(config: Config, rate_message: str, *, stream: bool) -> str:
     if not stream:
         _within(lambda: _limiter().hit(g.identity.user_id, rate_limit), rate_message, limit=rate_limit)
         return ""
-    try:
-        rate, slot, lease = _limiter().hit_and_acquire_stream(g.identity.user_id, rate_limit, stream_limit,
-                                                              config.stream_lease_seconds)
-    except LimitsUnavailable as exc:
-        log(logger, logging.WARNING, "limits unavailable; request allowed", error=str(exc))
-        return ""
-    _within(lambda: rate, rate_message, limit=rate_limit)
-    _within(lambda: slot, STREAMS_MESSAGE, code="too_many_streams", limit=stream_limit)
-    return lease
+    held = {"slot": Decision(True), "lease": ""}  # stays so when Redis is away (_within lets it pass)
+
+    def counted() -> Decision:  # the rate's decision; the slot's, from the same call, is checked next
+        rate, held["slot"], held["lease"] = _limiter().hit_and_acquire_stream(
+            g.identity.user_id, rate_limit, stream_limit, config.stream_lease_seconds)
+        return rate
+    _within(counted, rate_message, limit=rate_limit)
+    _within(lambda: held["slot"], STREAMS_MESSAGE, code="too_many_streams", limit=stream_limit)
+    return held["lease"]
 
 
 def _release(limiter: Limiter, user_id: str, lease: str) -> None:
