@@ -29,7 +29,7 @@ import redis
 from rolechat_common.limits import LimitPolicy, seconds_until_utc_midnight
 
 from .profile_store import ProfileStore
-from .usage import utc_day
+from .usage import user_prefix, utc_day
 from .store import LimitReached, NotFound, Store, _now, new_id
 
 BOT_FIELDS = ("role_id", "greeting", "suggestions", "daily_token_budget", "published")
@@ -51,10 +51,6 @@ class InvalidKey(Exception):
     pass
 
 
-def _base(user: str) -> str:
-    return f"rc:{{{user}}}"
-
-
 def _claim_key(slug: str) -> str:
     return f"rc:{{bot:{slug}}}"
 
@@ -68,7 +64,7 @@ def _key_id_key(key_id: str) -> str:
 
 
 def _bot_key(owner: str, bid: str, name: str) -> str:
-    return f"{_base(owner)}:bot:{bid}:{name}"
+    return f"{user_prefix(owner)}:bot:{bid}:{name}"
 
 
 def digest(raw_key: str) -> str:
@@ -114,7 +110,7 @@ class BotStore:
             return None
 
     def _record(self, owner: str, slug: str) -> dict:
-        raw = self.redis.hget(f"{_base(owner)}:bots", slug)
+        raw = self.redis.hget(f"{user_prefix(owner)}:bots", slug)
         if not raw:
             raise NotFound
         return json.loads(raw)
@@ -126,7 +122,7 @@ class BotStore:
             raise RoleNotFound from None
 
     def list_bots(self, owner: str) -> list[dict]:
-        records = [json.loads(v) for v in self.redis.hgetall(f"{_base(owner)}:bots").values()]
+        records = [json.loads(v) for v in self.redis.hgetall(f"{user_prefix(owner)}:bots").values()]
         roles = {r["id"]: r for r in self.profile.list_roles(owner)}
         return sorted((self._view(r, roles.get(r["role_id"])) for r in records), key=lambda b: b["created_at"])
 
@@ -136,7 +132,7 @@ class BotStore:
 
     def create_bot(self, owner: str, slug: str, fields: dict, max_bots: int, owner_groups: tuple = ()) -> dict:
         role = self._role(owner, fields["role_id"])
-        bots_key = f"{_base(owner)}:bots"
+        bots_key = f"{user_prefix(owner)}:bots"
         if self.redis.hlen(bots_key) >= max_bots:
             raise LimitReached(f"You can publish at most {max_bots} bots; delete one first.")
         ms, iso = _now()
@@ -165,7 +161,7 @@ class BotStore:
         record.update({k: v for k, v in fields.items() if k in BOT_FIELDS})
         record["updated_at"] = iso
         record["owner_groups"] = list(owner_groups)  # as of the owner's latest change
-        self.redis.hset(f"{_base(owner)}:bots", slug, json.dumps(record, ensure_ascii=False))
+        self.redis.hset(f"{user_prefix(owner)}:bots", slug, json.dumps(record, ensure_ascii=False))
         return self._view(record, role)
 
     def delete_bot(self, owner: str, slug: str) -> None:
@@ -175,7 +171,7 @@ class BotStore:
         for key_id, raw in keys.items():  # revoke first: the keys stop working before anything else goes
             self._forget_key(key_id, json.loads(raw))
         with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(f"{_base(owner)}:bots", slug)
+            pipe.hdel(f"{user_prefix(owner)}:bots", slug)
             pipe.delete(*(_bot_key(owner, bid, name) for name in ("keys", "keyused", "convs", "visitors")))
             pipe.execute()
         self._release_claim(slug, bid)
@@ -205,7 +201,7 @@ class BotStore:
         claim = json.loads(raw)
         if time.time() * 1000 - int(claim.get("claimed_at") or 0) < ORPHAN_CLAIM_SECONDS * 1000:
             return False  # possibly a create still in progress
-        current = self.redis.hget(f"{_base(claim['owner'])}:bots", slug)
+        current = self.redis.hget(f"{user_prefix(claim['owner'])}:bots", slug)
         if current and json.loads(current).get("id") == claim.get("id"):
             return False
         self._release_claim(slug, claim.get("id"))
@@ -217,7 +213,7 @@ class BotStore:
         if not raw:
             raise NotFound
         claim = json.loads(raw)
-        current = self.redis.hget(f"{_base(claim['owner'])}:bots", slug)
+        current = self.redis.hget(f"{user_prefix(claim['owner'])}:bots", slug)
         if not current:
             raise NotFound
         record = json.loads(current)

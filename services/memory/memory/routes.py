@@ -10,8 +10,8 @@ from rolechat_common.ids import CONVERSATION_ID, MESSAGE_ID, PIN_ID
 from rolechat_common.web import ApiError, error_response, json_body, string_field
 
 from .profile_routes import USAGE_FIELDS, daily_quota, enforce_daily_quota, quota_exceeded, turn_usage
-from .usage import TurnUsage
 from .store import AUTHORS, STATUSES, InvalidPin, MessageNotFound, NotFound, QuestionGone, QuotaReached, Store
+from .usage import TurnUsage
 
 bp = Blueprint("memory", __name__, url_prefix="/api")
 MAX_TITLE_CHARS = 200

@@ -20,7 +20,7 @@ import time
 from datetime import datetime, timezone
 import redis
 
-from .usage import COUNT_USAGE, TurnUsage
+from .usage import COUNT_USAGE, TurnUsage, user_prefix
 
 AUTHORS = ("user", "assistant")
 STATUSES = ("complete", "interrupted", "failed")
@@ -219,7 +219,7 @@ class Store:
 
     @staticmethod
     def _keys(user: str, cid: str | None = None) -> dict[str, str]:
-        base = f"rc:{{{user}}}"
+        base = user_prefix(user)
         keys = {"convs": f"{base}:convs"}
         if cid:
             c = f"{base}:c:{cid}"
@@ -386,49 +386,38 @@ class Store:
         a message to be removed. MessageNotFound when it is not a user message of the conversation.
         """
         keys = self._keys(user, cid)
-        if replacing is None:
-            return self._newest_context(keys, limit)
+        if replacing is None:  # the newest messages: one round trip (_CONTEXT_SOURCE)
+            found = self._context_source(keys=[keys["conv"], keys["order"], keys["msgs"], keys["pinorder"],
+                                               keys["pins"], keys["summary"]], args=[limit])
+            if not found:
+                raise NotFound
+            fields, total, ids, messages, pin_ids, pins, summary = found
+            return self._source(_pairs(fields), total, ids, [json.loads(m) for m in messages if m], pin_ids,
+                                _pairs(pins), summary)
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hgetall(keys["conv"])
-            pipe.llen(keys["order"])
-            pipe.lrange(keys["order"], -limit, -1)
             pipe.lrange(keys["pinorder"], 0, -1)
             pipe.hgetall(keys["pins"])
             pipe.get(keys["summary"])
-            if replacing is not None:
-                pipe.hget(keys["msgs"], replacing)
-                pipe.lpos(keys["order"], replacing, rank=-1)
-            fields, total, ids, pin_ids, pins, summary, *target = pipe.execute()
+            pipe.hget(keys["msgs"], replacing)
+            pipe.lpos(keys["order"], replacing, rank=-1)
+            fields, pin_ids, pins, summary, raw, index = pipe.execute()
         if not fields:
             raise NotFound
-        if replacing is not None:
-            raw, index = target
-            if not raw or index is None or json.loads(raw).get("role") != "user":
-                raise MessageNotFound
-            total = index
-            ids = self.redis.lrange(keys["order"], max(0, index - limit), index - 1) if index else []
-            if summary and int(json.loads(summary).get("upto") or 0) > index:
-                summary = None  # it covers a message the cut removes; it will be rewritten
+        if not raw or index is None or json.loads(raw).get("role") != "user":
+            raise MessageNotFound
+        ids = self.redis.lrange(keys["order"], max(0, index - limit), index - 1) if index else []
+        if summary and int(json.loads(summary).get("upto") or 0) > index:
+            summary = None  # it covers a message the cut removes; it will be rewritten
+        return self._source(fields, index, ids, self._messages(keys, ids), pin_ids, pins, summary)
+
+    def _source(self, fields: dict, total: int, ids: list, messages: list[dict], pin_ids: list, pins: dict,
+                summary: str | None) -> dict:
+        """A context source from what was read: `total` messages, of which `ids` (the newest)."""
         source = self._conversation(fields)
         source["total"] = total
         source["start"] = total - len(ids)
-        source["messages"] = self._messages(keys, ids)
-        source["pins"] = [json.loads(pins[p]) for p in pin_ids if p in pins]
-        source["summary"] = json.loads(summary) if summary else None
-        return source
-
-    def _newest_context(self, keys: dict, limit: int) -> dict:
-        """context_source without `replacing`, in one round trip (_CONTEXT_SOURCE)."""
-        found = self._context_source(keys=[keys["conv"], keys["order"], keys["msgs"], keys["pinorder"], keys["pins"],
-                                           keys["summary"]], args=[limit])
-        if not found:
-            raise NotFound
-        fields, total, ids, messages, pin_ids, pins, summary = found
-        pins = _pairs(pins)
-        source = self._conversation(_pairs(fields))
-        source["total"] = total
-        source["start"] = total - len(ids)
-        source["messages"] = [json.loads(m) for m in messages if m]
+        source["messages"] = messages
         source["pins"] = [json.loads(pins[p]) for p in pin_ids if p in pins]
         source["summary"] = json.loads(summary) if summary else None
         return source
