@@ -6,8 +6,11 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
+import orjson
 from flask import Flask, Response, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from werkzeug.exceptions import HTTPException
 
@@ -33,6 +36,28 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+
+class FastJSONProvider(DefaultJSONProvider):
+    """Flask's JSON (request bodies, returned dicts, jsonify) through orjson: the small JSON
+    requests and answers the services exchange several times per turn spent a sixth of memory's
+    CPU in the json module. Output is compact UTF-8 in insertion order; types orjson does not know
+    go through Flask's own conversions (dates as HTTP dates, Decimal, UUID, `__html__`)."""
+
+    _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return self.dump_bytes(obj).decode()
+
+    def dump_bytes(self, obj: Any) -> bytes:
+        return orjson.dumps(obj, default=DefaultJSONProvider.default, option=self._OPTIONS)
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return orjson.loads(s)  # its JSONDecodeError is a ValueError: Flask's get_json reports it as ever
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        obj = self._prepare_response_obj(args, kwargs)
+        return self._app.response_class(self.dump_bytes(obj) + b"\n", mimetype=self.mimetype)
 
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None) -> Response:
@@ -96,6 +121,7 @@ def install(app: Flask, service: str, *, identity_secret: str | None,
     With identity_secret set, every request outside OPEN_PATHS must carry a valid internal
     identity; the verified one is in g.identity.
     """
+    app.json = FastJSONProvider(app)
     registry = CollectorRegistry()
     requests_total = Counter("http_requests_total", "Requests handled", ["method", "status"], registry=registry)
     latency = Histogram("http_request_seconds", "Time to the response headers", ["method"], registry=registry)

@@ -6,10 +6,10 @@ Memory's own errors (404, limits, ...) reach the caller unchanged; memory out of
 """
 from __future__ import annotations
 
-import json
 import logging
 from urllib.parse import quote, urlencode
 
+import orjson
 import urllib3
 
 from rolechat_common import identity as ident
@@ -127,7 +127,7 @@ class MemoryClient:
                    "Accept": "application/json"}
         data = None
         if body is not None:
-            data = json.dumps(body, ensure_ascii=False).encode()
+            data = orjson.dumps(body)
             headers["Content-Type"] = "application/json"
         # Connection failures happen before the request is sent, so retrying them is safe for any
         # method; a broken read is retried only for GET (POST is not idempotent).
@@ -142,7 +142,7 @@ class MemoryClient:
             log(logger, logging.WARNING, "memory unreachable", method=method, error=type(exc).__name__)
             raise unavailable() from None
         try:
-            payload = json.loads(response.data) if response.data else {}
+            payload = orjson.loads(response.data) if response.data else {}
         except ValueError:
             payload = None
         if response.status >= 400:

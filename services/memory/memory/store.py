@@ -14,10 +14,11 @@ A conversation id that is not in the caller's namespace simply does not exist fo
 """
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from datetime import datetime, timezone
+
+import orjson
 import redis
 
 from .usage import COUNT_USAGE, TurnUsage, user_prefix
@@ -202,7 +203,7 @@ def append_pin(client: redis.Redis, owner_exists, pins_key: str, order_key: str,
     _, iso = _now()
     pin = {"id": new_id("p_"), "text": text, "created_at": iso, **extra}
     with client.pipeline(transaction=True) as pipe:
-        pipe.hset(pins_key, pin["id"], json.dumps(pin, ensure_ascii=False))
+        pipe.hset(pins_key, pin["id"], orjson.dumps(pin))
         pipe.rpush(order_key, pin["id"])
         pipe.execute()
     return pin
@@ -273,7 +274,7 @@ class Store:
             raise NotFound
         conversation = self._conversation(fields)
         raw = self.redis.hmget(keys["msgs"], ids) if ids else []
-        conversation["messages"] = [json.loads(m) for m in raw if m]
+        conversation["messages"] = [orjson.loads(m) for m in raw if m]
         return conversation
 
     def update_conversation(self, user: str, cid: str, fields: dict) -> dict:
@@ -307,13 +308,13 @@ class Store:
         keys = self._keys(user, cid)
         ms, iso = _now()
         record = _record(message, iso)
-        context = json.dumps({**record["context"], "message_id": record["id"]}) if record.get("context") else ""
+        context = orjson.dumps({**record["context"], "message_id": record["id"]}) if record.get("context") else ""
         title = " ".join(record["content"].split())[:AUTO_TITLE_CHARS] if record["role"] == "user" else ""
         quota_key, daily = quota if quota is not None else (keys["convs"], "")  # any key of the user's slot
         usage_keys, usage_args = usage.script_input(user) if usage is not None else ([], [])
         status = self._append_message(
             keys=[keys["conv"], keys["order"], keys["msgs"], keys["convs"], keys["context"], quota_key, *usage_keys],
-            args=[message.get("answers") or "", record["id"], json.dumps(record, ensure_ascii=False), cid, ms, iso,
+            args=[message.get("answers") or "", record["id"], orjson.dumps(record), cid, ms, iso,
                   context, self.max_messages, title, daily, *usage_args])
         if status == -1:
             raise NotFound
@@ -338,7 +339,7 @@ class Store:
         record = _record({**question, "role": "user"}, iso)
         status, index, removed, dropped = self._cut(
             keys=[keys["conv"], keys["order"], keys["msgs"], keys["summary"], keys["context"], keys["convs"]],
-            args=[mid, cid, ms, iso, record["id"], json.dumps(record, ensure_ascii=False)])
+            args=[mid, cid, ms, iso, record["id"], orjson.dumps(record)])
         if status == -1:
             raise NotFound
         if status != 1:
@@ -348,7 +349,7 @@ class Store:
     # --- reading messages page by page -----------------------------------------------------------
     def _messages(self, keys: dict, ids: list[str]) -> list[dict]:
         raw = self.redis.hmget(keys["msgs"], ids) if ids else []
-        return [json.loads(m) for m in raw if m]
+        return [orjson.loads(m) for m in raw if m]
 
     def get_message(self, user: str, cid: str, mid: str) -> dict:
         keys = self._keys(user, cid)
@@ -358,7 +359,7 @@ class Store:
             exists, raw = pipe.execute()
         if not exists or not raw:
             raise NotFound
-        return json.loads(raw)
+        return orjson.loads(raw)
 
     def message_page(self, user: str, cid: str, *, before: int | None, limit: int) -> dict:
         """Up to `limit` messages just before index `before` (None: the newest), oldest first.
@@ -392,7 +393,7 @@ class Store:
             if not found:
                 raise NotFound
             fields, total, ids, messages, pin_ids, pins, summary = found
-            return self._source(_pairs(fields), total, ids, [json.loads(m) for m in messages if m], pin_ids,
+            return self._source(_pairs(fields), total, ids, [orjson.loads(m) for m in messages if m], pin_ids,
                                 _pairs(pins), summary)
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hgetall(keys["conv"])
@@ -404,10 +405,10 @@ class Store:
             fields, pin_ids, pins, summary, raw, index = pipe.execute()
         if not fields:
             raise NotFound
-        if not raw or index is None or json.loads(raw).get("role") != "user":
+        if not raw or index is None or orjson.loads(raw).get("role") != "user":
             raise MessageNotFound
         ids = self.redis.lrange(keys["order"], max(0, index - limit), index - 1) if index else []
-        if summary and int(json.loads(summary).get("upto") or 0) > index:
+        if summary and int(orjson.loads(summary).get("upto") or 0) > index:
             summary = None  # it covers a message the cut removes; it will be rewritten
         return self._source(fields, index, ids, self._messages(keys, ids), pin_ids, pins, summary)
 
@@ -418,8 +419,8 @@ class Store:
         source["total"] = total
         source["start"] = total - len(ids)
         source["messages"] = messages
-        source["pins"] = [json.loads(pins[p]) for p in pin_ids if p in pins]
-        source["summary"] = json.loads(summary) if summary else None
+        source["pins"] = [orjson.loads(pins[p]) for p in pin_ids if p in pins]
+        source["summary"] = orjson.loads(summary) if summary else None
         return source
 
     def iter_messages(self, user: str, cid: str, page: int = 500):
@@ -443,7 +444,7 @@ class Store:
             exists, ids, pins = pipe.execute()
         if not exists:
             raise NotFound
-        return [json.loads(pins[p]) for p in ids if p in pins]
+        return [orjson.loads(pins[p]) for p in ids if p in pins]
 
     def add_pin(self, user: str, cid: str, text: str | None, message_id: str | None, max_pins: int,
                 max_chars: int) -> dict:
@@ -483,7 +484,7 @@ class Store:
             exists, raw = pipe.execute()
         if not exists:
             raise NotFound
-        return json.loads(raw) if raw else None
+        return orjson.loads(raw) if raw else None
 
     def put_summary(self, user: str, cid: str, text: str, upto: int, model: str) -> tuple[bool, dict | None]:
         """Store a summary of messages [0, upto) unless a stored one already covers more."""
@@ -497,12 +498,12 @@ class Store:
                     if not pipe.exists(keys["conv"]):
                         raise NotFound
                     raw = pipe.get(keys["summary"])
-                    current = json.loads(raw) if raw else None
+                    current = orjson.loads(raw) if raw else None
                     if current and int(current.get("upto", 0)) > upto:
                         pipe.unwatch()
                         return False, current
                     pipe.multi()
-                    pipe.set(keys["summary"], json.dumps(record, ensure_ascii=False))
+                    pipe.set(keys["summary"], orjson.dumps(record))
                     pipe.execute()
                     return True, record
                 except redis.WatchError:
@@ -517,7 +518,7 @@ class Store:
             exists, context, summary = pipe.execute()
         if not exists:
             raise NotFound
-        return (json.loads(context) if context else None), (json.loads(summary) if summary else None)
+        return (orjson.loads(context) if context else None), (orjson.loads(summary) if summary else None)
 
     # --- search ----------------------------------------------------------------------------------
     def search(self, user: str, query: str, *, max_conversations: int, messages_per_conversation: int,

@@ -112,18 +112,28 @@ def test_counts_post_usage_refuses_are_refused_with_the_answer(client, alice, ba
     {"usage": {**USAGE, "model": "other"}},                       # its model is the message's
     {"usage": USAGE, "model": None},                              # no model to count it under
     {"usage": USAGE, "model": ""},
-    {"usage": {"prompt_tokens": 1, "completion_tokens": 1, "cost_usd": float("nan")}},
-    {"usage": {"prompt_tokens": 1, "completion_tokens": 1, "cost_usd": float("inf")}},
 ])
 def test_usage_that_cannot_be_counted_is_refused_with_its_answer(client, alice, fields):
     cid = create(client, alice)
     question = post(client, alice, cid, "user", "q")
     body = {"role": "assistant", "content": "an answer", "model": "gpt-4o-mini", "answers": question["id"], **fields}
-    response = client.post(f"/api/conversations/{cid}/messages", data=json.dumps(body),  # NaN as JSON allows
-                           content_type="application/json", headers=alice)
+    response = client.post(f"/api/conversations/{cid}/messages", json=body, headers=alice)
     assert response.status_code == 400, response.get_json()
     assert response.get_json()["error"]["code"] == "invalid_usage"
     assert "usage" in response.get_json()["error"]["message"]
+    assert contents(client, alice, cid) == ["q"] and usage_of(client, alice)["total"] == NOTHING
+
+
+@pytest.mark.parametrize("cost", ["NaN", "Infinity", "-Infinity"])
+def test_a_cost_that_is_not_a_json_number_is_refused_with_its_answer(client, alice, cost):
+    cid = create(client, alice)
+    question = post(client, alice, cid, "user", "q")
+    body = ('{"role": "assistant", "content": "an answer", "model": "gpt-4o-mini", "answers": "%s", '
+            '"usage": {"prompt_tokens": 1, "completion_tokens": 1, "cost_usd": %s}}' % (question["id"], cost))
+    response = client.post(f"/api/conversations/{cid}/messages", data=body,  # Python's json would read these
+                           content_type="application/json", headers=alice)
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"]["code"] == "invalid_json"
     assert contents(client, alice, cid) == ["q"] and usage_of(client, alice)["total"] == NOTHING
 
 
@@ -136,10 +146,10 @@ def test_a_question_cannot_carry_usage(client, alice):
 
 
 def test_post_usage_refuses_a_cost_redis_cannot_add(client, alice):
-    for cost in ("NaN", "Infinity"):
+    for cost in ("NaN", "Infinity", "1e999"):  # not JSON numbers, or none a double holds
         body = '{"model": "m", "prompt_tokens": 1, "completion_tokens": 1, "cost_usd": %s}' % cost
         response = client.post("/api/usage", data=body, content_type="application/json", headers=alice)
-        assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_field"
+        assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_json"
     assert usage_of(client, alice)["total"] == NOTHING
 
 
