@@ -23,16 +23,16 @@ import openai
 from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from rolechat_common import shutdown
 from rolechat_common.logs import log
 from rolechat_common.streaming import HEARTBEAT, watch_disconnect
 from rolechat_common.web import ApiError, json_body
 
-from . import bots
+from . import bots, feed
 from .context import pins_text
+from .feed import BEAT, DELTA, DRAINED, END, ERROR, EXIT, TIME_UP
 from .memory import MemoryClient, MemoryFailure
 from .tokens import REPLY_PRIMING_TOKENS, Counter
-from .turns import DELTA, END, ERROR, EXIT, Turn, _halt, finishing, produce, ticks, within_read_timeout
+from .turns import Turn, _halt, finishing, produce, ticks
 from .upstream import describe_error, error_facts
 
 logger = logging.getLogger("rolechat.chat.openai_compat")
@@ -323,40 +323,32 @@ def _stream(turn: Turn, client: openai.OpenAI, slug: str, memory: MemoryClient, 
     producer = gevent.spawn(produce, queue, client, turn, turn.max_tokens, ticks(config))
     producer.link(lambda _: queue.put((EXIT,)))
     watcher = watch_disconnect(environ, producer)
-    deadline = turn.started + config.max_stream_seconds
+    hearing = feed.listen(queue, producer, turn, config)
     outcome: tuple = (EXIT,)
     try:
         yield delta({"role": "assistant", "content": ""})
-        while True:
-            drain_by = shutdown.deadline()
-            if drain_by is not None and drain_by - time.monotonic() <= 0:
-                outcome = (ERROR, "restarting", "The service is restarting; send the request again in a moment.")
-                break
-            remaining = min(deadline, drain_by or deadline) - time.monotonic()
-            if remaining <= 0:
-                outcome = ("time_up",)
-                break
-            remaining = within_read_timeout(turn, producer, config, remaining)
-            try:
-                item = queue.get(timeout=min(config.sse_heartbeat_seconds, remaining))
-            except gevent.queue.Empty:
+        for item in hearing:
+            kind = item[0]
+            if kind == DELTA:
+                turn.parts.append(item[1])
+                yield delta({"content": item[1]})
+            elif kind == BEAT:
                 yield HEARTBEAT
-                continue
-            if item[0] != DELTA:
+            else:
                 outcome = item
                 break
-            texts = [item[1]]
-            while queue.qsize() and queue.peek_nowait()[0] == DELTA:
-                texts.append(queue.get_nowait()[1])
-            turn.parts.append("".join(texts))
-            yield delta({"content": turn.parts[-1]})
     except (GeneratorExit, gevent.GreenletExit):  # the client has gone, or the worker is stopping
+        hearing.close()
         _halt(producer, watcher)
         bots.record_usage(turn, slug, memory)
         raise
     except BaseException:  # never leave the model's stream or the disconnect watch running
+        hearing.close()
         _halt(producer, watcher)
         raise
+    hearing.close()
+    if outcome[0] == DRAINED:
+        outcome = (ERROR, "restarting", "The service is restarting; send the request again in a moment.")
     kind = outcome[0]
     if kind == END:
         yield from finishing(producer, watcher, finished())
@@ -366,6 +358,6 @@ def _stream(turn: Turn, client: openai.OpenAI, slug: str, memory: MemoryClient, 
     if kind == ERROR:
         yield b"data: " + json.dumps({"error": {"message": outcome[2], "type": "server_error", "param": None,
                                                 "code": outcome[1]}}).encode() + b"\n\n"
-    elif kind == "time_up":
+    elif kind == TIME_UP:
         yield from last_chunks("length")
     # otherwise the producer ended without a word: nothing more to send

@@ -6,10 +6,10 @@ chunk objects costs more CPU than everything else in a relayed token (and under 
 own HTTP/1.1 transport, chat.http11, reads the body). Once the first delta is out, it reads only
 on the process's ticks (chat.pacing: every SSE_COALESCE_MS, longer while the process is
 overloaded), so the deltas of a tick go out as one event and every hop handles fewer, larger
-writes, all streams' at the same moments. The response generator takes from the queue, sends
-everything queued as one event, sends a heartbeat comment whenever the model has been silent for
-SSE_HEARTBEAT_SECONDS, and gives up when it has been silent for UPSTREAM_READ_TIMEOUT_SECONDS. A
-watcher raises ClientGone into the producer the moment the client closes its connection, so the
+writes, all streams' at the same moments. The response generator hears the queue through
+chat.feed: everything queued goes out as one event, a heartbeat comment whenever the stream has
+been quiet for SSE_HEARTBEAT_SECONDS, and the model is given up on when it has been silent for
+UPSTREAM_READ_TIMEOUT_SECONDS. A watcher raises ClientGone into the producer the moment the client closes its connection, so the
 upstream call stops at once and the partial answer is stored as `interrupted`. Whatever happens,
 exactly one assistant message is stored, and the stream ends with exactly one `done` or `error`
 event (unless nobody is left to read it).
@@ -29,23 +29,19 @@ import openai
 import orjson
 
 from rolechat_common import identity as ident
-from rolechat_common import shutdown
 from rolechat_common.logs import log
 from rolechat_common.streaming import HEARTBEAT, ClientGone, sse, stop, watch_disconnect
 from rolechat_common.web import ApiError
 
-from . import http11, pacing, summaries
+from . import feed, http11, pacing, summaries
 from .config import Config
 from .context import Assembly, Budget
+from .feed import BEAT, DELTA, DRAINED, END, ERROR, EXIT, GONE, TIME_UP, UpstreamSilent
 from .memory import MemoryClient, MemoryFailure
 from .upstream import describe_error, error_facts
 
 logger = logging.getLogger("rolechat.chat.turns")
 
-# What the producer puts on the queue.
-DELTA, END, ERROR, GONE, EXIT = "delta", "end", "error", "gone", "exit"
-TIME_UP = "time_up"  # not from the producer: the stream reached MAX_STREAM_SECONDS
-DRAINED = "drained"  # not from the producer: the service is stopping and the stream must end now
 END_GRACE_SECONDS = 0.5  # how long, past a finished answer's last events, its producer may read on (finishing)
 
 
@@ -76,10 +72,6 @@ class Turn:
     @property
     def content(self) -> str:
         return "".join(self.parts)
-
-
-class UpstreamSilent(Exception):
-    """Raised into the producer when the model's stream has been silent for the read timeout."""
 
 
 class UpstreamStreamError(openai.APIError):
@@ -198,19 +190,6 @@ def ticks(config: Config) -> pacing.Ticks:
     return pacing.Ticks.for_stream(config.sse_coalesce_seconds, config.sse_coalesce_max_seconds)
 
 
-def within_read_timeout(turn: Turn, producer: gevent.Greenlet, config: Config, wait: float) -> float:
-    """How long a consumer may wait for the producer now: `wait`, cut short where the model's
-    stream (once begun) will have been silent for UPSTREAM_READ_TIMEOUT_SECONDS. Past that point
-    the producer is stopped with UpstreamSilent and reports the timeout."""
-    if turn.heard_at is None or turn.silenced:  # waiting for the headers (the SDK's own timeout), or done
-        return wait
-    silence_left = turn.heard_at + config.upstream_read_timeout_seconds - time.monotonic()
-    if silence_left <= 0 and not producer.dead:
-        turn.silenced = True  # once: a second kill could land in the producer's own error handling
-        producer.kill(UpstreamSilent(), block=False)
-    return min(wait, max(silence_left, 0.05))
-
-
 def _read_to_the_end(body: Iterator[bytes]) -> None:
     """Read what follows `data: [DONE]` (the body's end, normally in the same packet), so the
     connection goes back to the pool: a response closed with bytes unread closes its connection,
@@ -229,48 +208,32 @@ def stream_turn(turn: Turn, *, client: openai.OpenAI, memory: MemoryClient, conf
     producer = gevent.spawn(produce, queue, client, turn, turn.max_tokens, ticks(config))
     producer.link(lambda _: queue.put((EXIT,)))
     watcher = watch_disconnect(environ, producer)
-    deadline = turn.started + config.max_stream_seconds
+    hearing = feed.listen(queue, producer, turn, config)
     outcome: tuple = (GONE,)
     try:
         yield HEARTBEAT  # the response headers go out now, not when the model first speaks
-        while True:
-            drain_by = shutdown.deadline()
-            if drain_by is not None and drain_by - time.monotonic() <= 0:
-                outcome = (DRAINED,)
-                break
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                outcome = (TIME_UP,)
-                break
-            if drain_by is not None:
-                remaining = min(remaining, drain_by - time.monotonic())
-            remaining = within_read_timeout(turn, producer, config, remaining)
-            try:
-                item = queue.get(timeout=min(config.sse_heartbeat_seconds, remaining))
-            except gevent.queue.Empty:
-                if time.monotonic() < deadline:
-                    yield HEARTBEAT
-                continue
+        for item in hearing:
             kind = item[0]
             if kind == DELTA:
-                texts = [item[1]]
-                while queue.qsize() and queue.peek_nowait()[0] == DELTA:
-                    texts.append(queue.get_nowait()[1])
-                text = "".join(texts)
                 if turn.first_token_at is None:
                     turn.first_token_at = time.monotonic()
-                turn.parts.append(text)
-                yield sse("delta", {"content": text})
-                continue
-            outcome = item
-            break
+                turn.parts.append(item[1])
+                yield sse("delta", {"content": item[1]})
+            elif kind == BEAT:
+                yield HEARTBEAT
+            else:
+                outcome = item
+                break
     except (GeneratorExit, gevent.GreenletExit):  # the client has gone, or the worker is stopping
+        hearing.close()
         _halt(producer, watcher)
         _store(turn, memory, config, "interrupted", None)
         raise
     except BaseException:  # never leave the model's stream or the disconnect watch running
+        hearing.close()
         _halt(producer, watcher)
         raise
+    hearing.close()
 
     kind = outcome[0]
     if kind == END:
