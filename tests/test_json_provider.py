@@ -31,6 +31,10 @@ def app():
     def a_list():
         return jsonify([1, "two"])
 
+    @app.get("/beyond-orjson")
+    def beyond_orjson():
+        return {"big": 10**20, "cut": "\ud83d"}  # a count past 64 bits, half an emoji
+
     @app.post("/echo")
     def echo():
         return {"got": web.json_body()}
@@ -70,3 +74,15 @@ def test_a_body_that_is_not_a_json_object_is_a_400(client, data):
     response = client.post("/echo", data=data, content_type="application/json")
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "invalid_json"
+
+
+def test_what_orjson_cannot_write_is_written_as_flask_would(client):
+    response = client.get("/beyond-orjson")
+    assert response.status_code == 200
+    assert json.loads(response.get_data()) == {"big": 10**20, "cut": "\ud83d"}
+
+
+def test_a_leading_byte_order_mark_is_ignored(app, client):
+    response = client.post("/echo", data=b'\xef\xbb\xbf{"a": 1}', content_type="application/json")
+    assert response.status_code == 200 and response.get_json() == {"got": {"a": 1}}
+    assert app.json.loads('\ufeff{"a": 1}') == {"a": 1}

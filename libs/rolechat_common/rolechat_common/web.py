@@ -42,7 +42,11 @@ class FastJSONProvider(DefaultJSONProvider):
     """Flask's JSON (request bodies, returned dicts, jsonify) through orjson: the small JSON
     requests and answers the services exchange several times per turn spent a sixth of memory's
     CPU in the json module. Output is compact UTF-8 in insertion order; types orjson does not know
-    go through Flask's own conversions (dates as HTTP dates, Decimal, UUID, `__html__`)."""
+    go through Flask's own conversions (dates as HTTP dates, Decimal, UUID, `__html__`), and what
+    it cannot write at all (a lone surrogate, an integer past 64 bits) Flask's own provider writes.
+
+    Bodies are read as RFC 8259 JSON: UTF-8 (a leading byte order mark is ignored), and NaN,
+    Infinity or a lone surrogate make a body invalid (400 invalid_json), as they are not JSON."""
 
     _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
@@ -50,9 +54,16 @@ class FastJSONProvider(DefaultJSONProvider):
         return self.dump_bytes(obj).decode()
 
     def dump_bytes(self, obj: Any) -> bytes:
-        return orjson.dumps(obj, default=DefaultJSONProvider.default, option=self._OPTIONS)
+        try:
+            return orjson.dumps(obj, default=DefaultJSONProvider.default, option=self._OPTIONS)
+        except orjson.JSONEncodeError:
+            return super().dumps(obj, separators=(",", ":")).encode()
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        if s[:1] == "\ufeff":
+            s = s[1:]
+        elif s[:3] == b"\xef\xbb\xbf":
+            s = s[3:]
         return orjson.loads(s)  # its JSONDecodeError is a ValueError: Flask's get_json reports it as ever
 
     def response(self, *args: Any, **kwargs: Any) -> Response:

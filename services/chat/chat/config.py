@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -58,8 +59,8 @@ def _price(entry: dict, model_id: str, name: str) -> float | None:
     value = entry.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ConfigError(f"MODEL_CATALOG entry {model_id!r} has a {name!r} that is not a number ≥ 0")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+        raise ConfigError(f"MODEL_CATALOG entry {model_id!r} has a {name!r} that is not a finite number ≥ 0")
     return float(value)
 
 

@@ -15,6 +15,7 @@ time: within a period of it, a one-shot timer takes over.
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
@@ -22,6 +23,8 @@ import gevent
 import gevent.queue
 
 from rolechat_common import shutdown
+
+logger = logging.getLogger("rolechat.chat.feed")
 
 # What the producer puts on the queue.
 DELTA, END, ERROR, GONE, EXIT = "delta", "end", "error", "gone", "exit"
@@ -63,7 +66,13 @@ class Alarm:
     def _look(self) -> None:  # in the event loop: must not block
         if self.rang:
             return
-        now = time.monotonic()
+        try:
+            self._check(time.monotonic())
+        except Exception:  # noqa: BLE001 - the consumer waits on this timer: it must hear an end
+            logger.exception("a stream's alarm failed")
+            self._ring(ERROR, "internal", "Something went wrong on our side; try again.")
+
+    def _check(self, now: float) -> None:
         drain_by = shutdown.deadline()
         end_at = self.deadline if drain_by is None else min(self.deadline, drain_by)
         if now >= end_at:
@@ -79,7 +88,8 @@ class Alarm:
         self._watch_silence(now)
         if now - self.last_sent >= self.heartbeat:
             self.last_sent = now
-            self.queue.put((BEAT,))
+            if not self.queue.qsize():  # else the consumer is still writing what is queued: no beat needed
+                self.queue.put((BEAT,))
 
     def _watch_silence(self, now: float) -> None:
         """Stop the producer once the model's stream (begun: the SDK's own timeout covers the wait
@@ -91,12 +101,12 @@ class Alarm:
             turn.silenced = True  # once: a second kill could land in the producer's own error handling
             self.producer.kill(UpstreamSilent(), block=False)
 
-    def _ring(self, outcome: str) -> None:
-        self.rang = True
-        self.queue.put((outcome,))
+    def _ring(self, *outcome) -> None:
         self.stop()
+        self.queue.put(outcome)
 
     def stop(self) -> None:
+        self.rang = True
         for timer in (self._timer, self._exact):
             if timer is not None:
                 timer.close()
@@ -107,8 +117,9 @@ def listen(queue: gevent.queue.Queue, producer: gevent.Greenlet, turn, config) -
     """(DELTA, text) for each run of deltas queued, (BEAT,) for a heartbeat due, and last the outcome:
     (END,), (ERROR, code, message), (GONE,), (EXIT,) if the producer ended without a word,
     (TIME_UP,) or (DRAINED,)."""
-    alarm = Alarm(queue, producer, turn, config)
+    alarm = None
     try:
+        alarm = Alarm(queue, producer, turn, config)
         while True:
             item = queue.get()
             kind = item[0]
@@ -124,4 +135,5 @@ def listen(queue: gevent.queue.Queue, producer: gevent.Greenlet, turn, config) -
                 yield item
                 return
     finally:
-        alarm.stop()
+        if alarm is not None:
+            alarm.stop()

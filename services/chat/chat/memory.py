@@ -6,6 +6,7 @@ Memory's own errors (404, limits, ...) reach the caller unchanged; memory out of
 """
 from __future__ import annotations
 
+import json
 import logging
 from urllib.parse import quote, urlencode
 
@@ -127,7 +128,10 @@ class MemoryClient:
                    "Accept": "application/json"}
         data = None
         if body is not None:
-            data = orjson.dumps(body)
+            try:
+                data = orjson.dumps(body)
+            except orjson.JSONEncodeError:  # say, a provider's token count past 64 bits: memory refuses it
+                data = json.dumps(body, ensure_ascii=False).encode()
             headers["Content-Type"] = "application/json"
         # Connection failures happen before the request is sent, so retrying them is safe for any
         # method; a broken read is retried only for GET (POST is not idempotent).

@@ -62,8 +62,8 @@ def test_a_beat_comes_each_heartbeat_interval_of_quiet_and_a_delta_puts_it_off(p
     kinds = [item[0] for _, item in heard]
     assert kinds == [feed.BEAT, feed.BEAT, feed.DELTA, feed.BEAT], heard
     at = [seconds for seconds, _ in heard]
-    assert 0.2 <= at[0] < 0.3 and 0.4 <= at[1] < 0.5, "every 0.2 s of quiet, at most a look (1/8) late"
-    assert 0.2 <= at[3] - at[2] < 0.3, "the delta started the interval again"
+    assert 0.2 <= at[0] < 0.35 and 0.4 <= at[1] < 0.55, "every 0.2 s of quiet, a look (1/8) late at most, and load"
+    assert 0.2 <= at[3] - at[2] < 0.35, "the delta started the interval again"
 
 
 @pytest.mark.parametrize("max_stream", [0.005, 0.3])
@@ -72,7 +72,7 @@ def test_the_time_limit_ends_the_stream_on_time_even_between_looks(producer, max
     heard = timed(feed.listen(queue, producer, a_turn(), settings(max_stream=max_stream)), 1)
     (seconds, item), = heard
     assert item == (feed.TIME_UP,)
-    assert max_stream - 0.002 <= seconds < max_stream + 0.05, "the looks are a second apart here, yet on time"
+    assert max_stream - 0.002 <= seconds < max_stream + 0.1, "the looks are a second apart here, yet on time"
 
 
 def test_a_drain_ends_the_stream_by_the_workers_deadline(producer, monkeypatch):
@@ -80,7 +80,7 @@ def test_a_drain_ends_the_stream_by_the_workers_deadline(producer, monkeypatch):
     hearing = feed.listen(queue, producer, a_turn(), settings(heartbeat=0.4))  # a look every 0.05 s
     drain = gevent.spawn_later(0.05, lambda: monkeypatch.setattr(shutdown, "_deadline", time.monotonic() + 0.25))
     (seconds, item), = timed(hearing, 1)
-    assert item == (feed.DRAINED,) and 0.3 <= seconds < 0.36, "noticed at the next look, then ended on time"
+    assert item == (feed.DRAINED,) and 0.3 <= seconds < 0.4, "noticed at the next look, then ended on time"
     assert drain.successful()
 
 
@@ -88,19 +88,23 @@ def test_a_model_silent_for_the_read_timeout_is_given_up_once():
     queue = gevent.queue.Queue()
     kills = []
 
-    def reading():
-        try:
-            gevent.sleep(60)
-        except feed.UpstreamSilent:
-            kills.append(time.monotonic())
-            queue.put((feed.ERROR, "upstream_timeout", "silent"))
+    def reading():  # takes its time to report, as a producer closing its stream may
+        while True:
+            try:
+                gevent.sleep(60)
+            except feed.UpstreamSilent:
+                kills.append(time.monotonic())
+                if len(kills) == 1:
+                    gevent.spawn_later(0.3, queue.put, (feed.ERROR, "upstream_timeout", "silent"))
 
     producer = gevent.spawn(reading)
     turn = a_turn(heard_at=time.monotonic())
     started = time.monotonic()
-    heard = [item for item in feed.listen(queue, producer, turn, settings(heartbeat=10, read_timeout=0.3))]
+    heard = [item for item in feed.listen(queue, producer, turn, settings(heartbeat=10, read_timeout=0.2))]
+    producer.kill()
     assert heard == [(feed.ERROR, "upstream_timeout", "silent")]
-    assert len(kills) == 1 and 0.3 <= kills[0] - started < 0.4 and turn.silenced
+    assert len(kills) == 1, "stopped once, though it took 0.3 s more to end"
+    assert 0.2 <= kills[0] - started < 0.3 and turn.silenced
 
 
 def test_no_silence_limit_while_the_headers_are_awaited(producer):
@@ -118,4 +122,28 @@ def test_nothing_more_is_queued_once_the_stream_stopped_listening(producer):
     assert next(hearing) == (feed.BEAT,)
     hearing.close()
     gevent.sleep(0.3)  # past more beats and the time limit
+    assert queue.qsize() == 0
+
+
+def test_a_beat_never_waits_behind_deltas_still_to_be_sent(producer):
+    """A slow client: the stream is still writing when the interval passes; what is queued goes
+    out next, as one event, and no beat is slipped in between."""
+    queue = gevent.queue.Queue()
+    hearing = feed.listen(queue, producer, a_turn(), settings(heartbeat=0.1))
+    queue.put((feed.DELTA, "a"))
+    assert next(hearing) == (feed.DELTA, "a")
+    queue.put((feed.DELTA, "b"))
+    gevent.sleep(0.35)  # writing "a" to a slow client, past three intervals
+    queue.put((feed.DELTA, "c"))
+    assert next(hearing) == (feed.DELTA, "bc")
+    hearing.close()
+
+
+def test_closing_while_the_end_is_near_leaves_no_timer(producer):
+    queue = gevent.queue.Queue()
+    hearing = feed.listen(queue, producer, a_turn(), settings(heartbeat=10, max_stream=0.3))
+    gevent.spawn_later(0.25, queue.put, (feed.DELTA, "x"))  # within the last look: the one-shot timer is set
+    assert next(hearing) == (feed.DELTA, "x")
+    hearing.close()
+    gevent.sleep(0.2)  # past the time limit
     assert queue.qsize() == 0

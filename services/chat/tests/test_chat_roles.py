@@ -179,6 +179,7 @@ def test_catalog_entries_with_their_own_endpoint(monkeypatch):
     assert catalog[0].base_url == "http://127.0.0.1:1/v1" and catalog[1].azure[2] == "gpt4o"
     for bad in ([{"id": "x", "api_key": "sk-secret"}], [{"id": "x", "api_key_env": "MISSING_KEY"}],
                 [{"id": "x", "base_url": "ftp://x"}], [{"id": "x", "input_price": -1}],
+                [{"id": "x", "input_price": float("nan")}], [{"id": "x", "output_price": float("inf")}],
                 [{"id": "x", "azure": {"endpoint": "https://x"}, "api_key_env": "OTHER_KEY"}]):
         with pytest.raises(ConfigError):
             parse_catalog(json.dumps(bad), env)

@@ -117,15 +117,16 @@ def test_a_turn_without_a_usage_report_counts_nothing(client, who, user_id, upst
     assert ("POST", "/api/usage") not in [r[:2] for r in memory_requests(memory_service, rid)]
 
 
+@pytest.mark.parametrize("prompt_tokens", [-5, 10**20])  # 10**20: past what orjson writes (64 bits)
 def test_an_answer_is_kept_when_memory_cannot_count_the_reported_usage(config, user_id, memory, memory_service,
-                                                                       headers_for):
+                                                                       headers_for, prompt_tokens):
     """A provider reporting nonsense tokens must not cost the user the answer."""
     who = identity.Identity(user_id, user_id)
     client = MemoryClient(config.memory_url, TEST_SECRET)
     cid = memory.create(user_id)["id"]
     question = client.append_message(who, cid, {"role": "user", "content": "q"}, request_id=new_request_id())
     turn = Turn(conversation_id=cid, model="gpt-4o-mini", messages=[], user_message=question, who=who,
-                request_id=new_request_id(), usage={"prompt_tokens": -5, "completion_tokens": 3})
+                request_id=new_request_id(), usage={"prompt_tokens": prompt_tokens, "completion_tokens": 3})
     turn.parts.append("the answer")
     stored = _store(turn, client, config, "complete", None)
     assert stored is not None and stored["content"] == "the answer"
