@@ -64,3 +64,15 @@ def test_malformed_bodies_are_refused(wire, message):
 def test_a_body_cut_before_its_last_chunk_is_incomplete():
     with pytest.raises(chunked.IncompleteBody):
         decode([b"5\r\nhel", b"lo\r\n"])
+
+
+def test_a_stream_of_plain_chunks_reads_the_same_however_it_is_split():
+    """Many whole chunks in one read (the usual case, taken by the decoder's shortcut) and chunks
+    cut anywhere give the same data; sizes in either case of hex, with leading zeros."""
+    payloads = [(b"token %d " % i) * (i % 7 + 1) for i in range(30)]
+    sizes = [b"%x" % len(p) if i % 3 == 0 else b"%X" % len(p) if i % 3 == 1 else b"00%x" % len(p)
+             for i, p in enumerate(payloads)]
+    wire = b"".join(size + b"\r\n" + p + b"\r\n" for size, p in zip(sizes, payloads)) + b"0\r\n\r\n"
+    for i in range(len(wire) + 1):
+        out, leftover = decode([wire[:i], wire[i:]])
+        assert b"".join(out) == b"".join(payloads) and leftover == b"", i

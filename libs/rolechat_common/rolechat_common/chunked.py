@@ -12,6 +12,7 @@ from collections.abc import Callable, Generator
 
 MAX_LINE_BYTES = 4096  # a chunk's size line, with any extensions, or one trailer line
 _SIZE = re.compile(rb"[0-9A-Fa-f]{1,15}")
+_PLAIN_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,15})\r\n")  # what every sender here writes
 
 
 class MalformedBody(ValueError):
@@ -34,6 +35,16 @@ def decode(buffered: bytes, read: Callable[[], bytes]) -> Generator[bytes, None,
     while True:
         pieces, error = [], None   # the data before a malformed part is still handed up, then the error
         while True:
+            if state == "size":
+                # Whole chunks with a plain size line, the usual read: one match and two slices each.
+                end = len(buffer)
+                while (head := _PLAIN_SIZE_LINE.match(buffer, pos)) is not None:
+                    start = head.end()
+                    size = int(head.group(1), 16)
+                    if not size or start + size + 2 > end or buffer[start + size:start + size + 2] != b"\r\n":
+                        break  # the last chunk, a chunk not all here, or one to be refused: the general way
+                    pieces.append(buffer[start:start + size])
+                    pos = start + size + 2
             if state == "data":
                 take = min(left, len(buffer) - pos)
                 if take:
