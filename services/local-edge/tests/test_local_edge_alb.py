@@ -101,7 +101,7 @@ def test_not_signed_in_forwards_without_identity(client, stand_in):
 
 def test_cookies_and_hop_by_hop_headers_are_not_forwarded(client, login, stand_in):
     login("alice")
-    client.post("/api/conversations", json={"instructions": "x"},
+    client.post("/api/conversations", data='{"instructions": "x"}', content_type="application/json",
                 headers={"X-Forwarded-For": "6.6.6.6", "Accept-Language": "fr"})
     headers = stand_in.last["headers"]
     assert "cookie" not in headers
