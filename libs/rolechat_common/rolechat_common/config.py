@@ -1,6 +1,7 @@
 """Reading settings from the environment, once, with errors that name the variable."""
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
@@ -51,6 +52,8 @@ class Env:
             value = float(raw)
         except ValueError:
             raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        if not math.isfinite(value):  # "nan" or "inf" read as numbers, and would pass every comparison
+            raise ConfigError(f"{name} must be a finite number, got {raw!r}")
         if value < minimum:
             raise ConfigError(f"{name} must be at least {minimum}, got {value}")
         return value

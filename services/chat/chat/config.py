@@ -59,9 +59,13 @@ def _price(entry: dict, model_id: str, name: str) -> float | None:
     value = entry.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+    try:
+        price = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    except OverflowError:  # an integer past what a float holds
+        price = math.inf
+    if not 0 <= price < math.inf:
         raise ConfigError(f"MODEL_CATALOG entry {model_id!r} has a {name!r} that is not a finite number ≥ 0")
-    return float(value)
+    return price
 
 
 def _endpoint(entry: dict, model_id: str, environ: Mapping[str, str]):

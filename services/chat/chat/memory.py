@@ -130,8 +130,8 @@ class MemoryClient:
         if body is not None:
             try:
                 data = orjson.dumps(body)
-            except orjson.JSONEncodeError:  # say, a provider's token count past 64 bits: memory refuses it
-                data = json.dumps(body, ensure_ascii=False).encode()
+            except orjson.JSONEncodeError:  # a provider's token count past 64 bits: memory refuses it (400)
+                data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
         # Connection failures happen before the request is sent, so retrying them is safe for any
         # method; a broken read is retried only for GET (POST is not idempotent).

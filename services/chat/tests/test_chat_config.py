@@ -53,6 +53,8 @@ def test_every_setting_is_read():
     ({"MAX_MESSAGE_CHARS": "lots"}, "MAX_MESSAGE_CHARS"),
     ({"MAX_ANSWER_TOKENS": "0"}, "MAX_ANSWER_TOKENS"),
     ({"MAX_STREAM_SECONDS": "-1"}, "MAX_STREAM_SECONDS"),
+    ({"MAX_STREAM_SECONDS": "nan"}, "MAX_STREAM_SECONDS"),          # would pass every comparison
+    ({"SSE_HEARTBEAT_SECONDS": "inf"}, "SSE_HEARTBEAT_SECONDS"),
     ({"UPSTREAM_READ_TIMEOUT_SECONDS": "soon"}, "UPSTREAM_READ_TIMEOUT_SECONDS"),
     ({"SSE_COALESCE_MAX_MS": "-1"}, "SSE_COALESCE_MAX_MS"),
     ({"SSE_COALESCE_MAX_MS": "60000"}, "SSE_COALESCE_MAX_MS"),

@@ -180,6 +180,7 @@ def test_catalog_entries_with_their_own_endpoint(monkeypatch):
     for bad in ([{"id": "x", "api_key": "sk-secret"}], [{"id": "x", "api_key_env": "MISSING_KEY"}],
                 [{"id": "x", "base_url": "ftp://x"}], [{"id": "x", "input_price": -1}],
                 [{"id": "x", "input_price": float("nan")}], [{"id": "x", "output_price": float("inf")}],
+                [{"id": "x", "output_price": 10**400}],
                 [{"id": "x", "azure": {"endpoint": "https://x"}, "api_key_env": "OTHER_KEY"}]):
         with pytest.raises(ConfigError):
             parse_catalog(json.dumps(bad), env)
