@@ -18,21 +18,20 @@ import time
 from collections.abc import Iterator
 
 import gevent
-import gevent.queue
 import openai
 from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from rolechat_common.logs import log
-from rolechat_common.streaming import HEARTBEAT, watch_disconnect
+from rolechat_common.streaming import HEARTBEAT
 from rolechat_common.web import ApiError, json_body
 
-from . import bots, feed
+from . import bots
 from .context import pins_text
 from .feed import BEAT, DELTA, DRAINED, END, ERROR, EXIT, TIME_UP
 from .memory import MemoryClient, MemoryFailure
 from .tokens import REPLY_PRIMING_TOKENS, Counter
-from .turns import Turn, _halt, finishing, produce, ticks
+from .turns import Reading, Turn
 from .upstream import describe_error, error_facts
 
 logger = logging.getLogger("rolechat.chat.openai_compat")
@@ -319,15 +318,11 @@ def _stream(turn: Turn, client: openai.OpenAI, slug: str, memory: MemoryClient, 
         bots.record_usage(turn, slug, memory)
         yield from last_chunks(turn.finish_reason)
 
-    queue: gevent.queue.Queue = gevent.queue.Queue()
-    producer = gevent.spawn(produce, queue, client, turn, turn.max_tokens, ticks(config))
-    producer.link(lambda _: queue.put((EXIT,)))
-    watcher = watch_disconnect(environ, producer)
-    hearing = feed.listen(queue, producer, turn, config)
+    reading = Reading(turn, client, config, environ)
     outcome: tuple = (EXIT,)
     try:
         yield delta({"role": "assistant", "content": ""})
-        for item in hearing:
+        for item in reading:
             kind = item[0]
             if kind == DELTA:
                 turn.parts.append(item[1])
@@ -338,22 +333,19 @@ def _stream(turn: Turn, client: openai.OpenAI, slug: str, memory: MemoryClient, 
                 outcome = item
                 break
     except (GeneratorExit, gevent.GreenletExit):  # the client has gone, or the worker is stopping
-        hearing.close()
-        _halt(producer, watcher)
+        reading.halt()
         bots.record_usage(turn, slug, memory)
         raise
     except BaseException:  # never leave the model's stream or the disconnect watch running
-        hearing.close()
-        _halt(producer, watcher)
+        reading.halt()
         raise
-    hearing.close()
     if outcome[0] == DRAINED:
         outcome = (ERROR, "restarting", "The service is restarting; send the request again in a moment.")
     kind = outcome[0]
     if kind == END:
-        yield from finishing(producer, watcher, finished())
+        yield from reading.finish(finished())
         return
-    _halt(producer, watcher)
+    reading.halt()
     bots.record_usage(turn, slug, memory)
     if kind == ERROR:
         yield b"data: " + json.dumps({"error": {"message": outcome[2], "type": "server_error", "param": None,

@@ -201,18 +201,41 @@ def _read_to_the_end(body: Iterator[bytes]) -> None:
         pass
 
 
+class Reading:
+    """The model's answer being read for one stream (browser turns and /v1 alike): the producer,
+    the watch on the client, and what the stream hears of them (chat.feed.listen). Iterate it for
+    what is heard; every way out goes through `halt` or `finish`."""
+
+    def __init__(self, turn: Turn, client: openai.OpenAI, config: Config, environ: dict):
+        queue: gevent.queue.Queue = gevent.queue.Queue()
+        self.producer = gevent.spawn(produce, queue, client, turn, turn.max_tokens, ticks(config))
+        self.producer.link(lambda _: queue.put((EXIT,)))
+        self.watcher = watch_disconnect(environ, self.producer)
+        self.heard = feed.listen(queue, self.producer, turn, config)
+
+    def __iter__(self) -> Iterator[tuple]:
+        return self.heard
+
+    def halt(self) -> None:
+        """Stop at once: hearing (its timer first, so it cannot stop the producer too), the watch
+        on the client and the model's stream."""
+        self.heard.close()
+        _halt(self.producer, self.watcher)
+
+    def finish(self, tail: Iterator[bytes]) -> Iterator[bytes]:
+        """`tail`, for an answer the model finished, while its body is read to the end (finishing)."""
+        self.heard.close()
+        return finishing(self.producer, self.watcher, tail)
+
+
 def stream_turn(turn: Turn, *, client: openai.OpenAI, memory: MemoryClient, config: Config,
                 environ: dict, spawn=gevent.spawn) -> Iterator[bytes]:
     """The text/event-stream body of one turn."""
-    queue: gevent.queue.Queue = gevent.queue.Queue()
-    producer = gevent.spawn(produce, queue, client, turn, turn.max_tokens, ticks(config))
-    producer.link(lambda _: queue.put((EXIT,)))
-    watcher = watch_disconnect(environ, producer)
-    hearing = feed.listen(queue, producer, turn, config)
+    reading = Reading(turn, client, config, environ)
     outcome: tuple = (GONE,)
     try:
         yield HEARTBEAT  # the response headers go out now, not when the model first speaks
-        for item in hearing:
+        for item in reading:
             kind = item[0]
             if kind == DELTA:
                 if turn.first_token_at is None:
@@ -225,21 +248,18 @@ def stream_turn(turn: Turn, *, client: openai.OpenAI, memory: MemoryClient, conf
                 outcome = item
                 break
     except (GeneratorExit, gevent.GreenletExit):  # the client has gone, or the worker is stopping
-        hearing.close()
-        _halt(producer, watcher)
+        reading.halt()
         _store(turn, memory, config, "interrupted", None)
         raise
     except BaseException:  # never leave the model's stream or the disconnect watch running
-        hearing.close()
-        _halt(producer, watcher)
+        reading.halt()
         raise
-    hearing.close()
 
     kind = outcome[0]
     if kind == END:
-        yield from finishing(producer, watcher, _complete(turn, client, memory, config, spawn))
+        yield from reading.finish(_complete(turn, client, memory, config, spawn))
         return
-    _halt(producer, watcher)
+    reading.halt()
     if kind == ERROR:
         _store(turn, memory, config, "failed", outcome[1])
         yield sse("error", {"code": outcome[1], "message": outcome[2]})
